@@ -1,0 +1,58 @@
+# The two commands a newcomer needs (see README.md):
+#   make book   build the HTML book into _build/html/
+#   make test   run every test: unit tests, nbval on every notebook, the book
+#               build with warnings as errors, and a headless-browser check
+# Both create .venv/ with the exact versions of constraints.txt on first use.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SHARED_DATA ?= ../shared/data
+OPTIMLAB_DATA ?= $(CURDIR)/.data
+export OPTIMLAB_DATA
+
+.PHONY: book test notebooks setup-cells data browser lock clean
+
+book: $(STAMP)
+	$(BIN)/python tools/build_book.py
+
+test: $(STAMP) data browser
+	$(BIN)/python -m pytest
+
+# Re-execute every chapter and store its outputs (what the book shows and nbval checks).
+notebooks: $(STAMP) data setup-cells
+	$(BIN)/python tools/notebooks.py execute
+
+setup-cells: $(STAMP)
+	$(BIN)/python tools/notebooks.py setup-cells
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+		-c constraints.txt -e ".[book,test]"
+	touch $@
+
+# Offline copies of the data sets, when this checkout has them beside it (CI does).
+data: $(STAMP)
+	@if [ -d "$(SHARED_DATA)" ]; then \
+		$(BIN)/python -m optimlab.data prepare --source "$(SHARED_DATA)"; \
+	else echo "no $(SHARED_DATA): data sets will be downloaded into $(OPTIMLAB_DATA)"; fi
+
+# Headless Chromium and its driver for the browser check (Debian packages).
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		$$sudo apt-get install -y -qq --no-install-recommends chromium chromium-driver; \
+	fi
+
+# Re-resolve the newest versions that pyproject.toml allows and pin them.
+lock:
+	rm -rf /tmp/optimlab-lock && $(PYTHON) -m venv /tmp/optimlab-lock
+	/tmp/optimlab-lock/bin/python -m pip install --quiet -e ".[book,test]"
+	{ sed -n '/^#/p' constraints.txt; /tmp/optimlab-lock/bin/python -m pip freeze \
+		--exclude-editable; } > constraints.txt.new && mv constraints.txt.new constraints.txt
+
+clean:
+	rm -rf _build .pytest_cache

@@ -1,0 +1,198 @@
+"""Where the course's data sets live, and how they are loaded.
+
+Every data set is read from one *data root*:
+
+* ``$OPTIMLAB_DATA`` when that variable is set,
+* otherwise ``<user cache dir>/optimlab/data`` (``~/.cache/optimlab/data`` on Linux).
+
+MNIST goes through :class:`torchvision.datasets.MNIST` with ``download=True``:
+when the four original ``.gz`` files are already in ``<root>/MNIST/raw`` they are
+verified by md5 and nothing is downloaded.  CIFAR-10 is read from lossless
+``<root>/cifar10-npz/{train,test}.npz`` arrays when they are present, and
+otherwise through :class:`torchvision.datasets.CIFAR10` (which downloads it).
+
+Offline machines prepare a root from a read-only copy with::
+
+    python -m optimlab.data prepare --source ../shared/data
+
+which copies (never moves, never writes into the source) what the root lacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import io
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+ENV_VAR = "OPTIMLAB_DATA"
+
+MNIST_FILES = {
+    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+}
+CIFAR10_NPZ_FILES = {
+    "train.npz": "d58aafa937aad7a7d03ee9f9a5fc4ceb",
+    "test.npz": "b05b2310b08d04d6bfd6d42bede12e99",
+}
+CIFAR10_CLASSES = (
+    "airplane", "automobile", "bird", "cat", "deer",
+    "dog", "frog", "horse", "ship", "truck",
+)
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """A data set is neither in the data root nor downloadable."""
+
+
+class ImageSet(NamedTuple):
+    """A labelled image set held in memory as tensors."""
+
+    images: torch.Tensor  # uint8: [N, H, W] (grey) or [N, H, W, C] (colour)
+    labels: torch.Tensor  # int64: [N]
+    classes: tuple[str, ...]
+
+
+def data_root() -> Path:
+    """The folder the data sets are read from (see the module docstring)."""
+    configured = os.environ.get(ENV_VAR)
+    if configured:
+        return Path(configured).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("optimlab")) / "data"
+
+
+def _resolve(root: str | os.PathLike | None) -> Path:
+    return Path(root).expanduser() if root is not None else data_root()
+
+
+def _not_found(name: str, looked_in: Path, reason: str, how: str) -> DatasetNotFoundError:
+    return DatasetNotFoundError(
+        f"{name} was not found in {looked_in} ({reason}).\n"
+        f"To get it: {how}\n"
+        f"The data root comes from ${ENV_VAR} (default: a folder under the user's "
+        f"cache directory); on an offline machine run "
+        f"`python -m optimlab.data prepare --source <folder with the offline copies>`."
+    )
+
+
+def load_mnist(train: bool = True, root: str | os.PathLike | None = None,
+               download: bool = True) -> ImageSet:
+    """MNIST's training (60k) or test (10k) images as uint8 ``[N, 28, 28]``."""
+    from torchvision.datasets import MNIST
+
+    root = _resolve(root)
+    raw = root / "MNIST" / "raw"
+    # torchvision reports progress and mirror failures on stdout; keep it quiet
+    # so that notebooks show the same output on every machine.
+    chatter = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(chatter):
+            dataset = MNIST(str(root), train=train, download=download)
+    except (RuntimeError, OSError) as error:
+        reason = "download failed" if download else "download=False"
+        raise _not_found(
+            "MNIST", raw, f"{reason}: {error}",
+            "connect to the internet (torchvision downloads it), or copy the four "
+            "original files (" + ", ".join(MNIST_FILES) + f") into {raw}.",
+        ) from None
+    return ImageSet(dataset.data.clone(), dataset.targets.clone(), tuple(dataset.classes))
+
+
+def load_cifar10(train: bool = True, root: str | os.PathLike | None = None,
+                 download: bool = True) -> ImageSet:
+    """CIFAR-10's training (50k) or test (10k) images as uint8 ``[N, 32, 32, 3]``."""
+    root = _resolve(root)
+    npz = root / "cifar10-npz" / ("train.npz" if train else "test.npz")
+    if npz.is_file():
+        with np.load(npz, allow_pickle=False) as arrays:
+            images, labels = arrays["x"], arrays["y"]
+        return ImageSet(torch.from_numpy(images), torch.from_numpy(labels).long(),
+                        CIFAR10_CLASSES)
+
+    from torchvision.datasets import CIFAR10
+
+    chatter = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter):
+            dataset = CIFAR10(str(root), train=train, download=download)
+    except (RuntimeError, OSError) as error:
+        reason = "download failed" if download else "download=False"
+        raise _not_found(
+            "CIFAR-10", root, f"no {npz} and torchvision's copy is missing; {reason}: {error}",
+            "connect to the internet (torchvision downloads it), or put the lossless "
+            f"arrays train.npz and test.npz (keys x: uint8 [N,32,32,3], y: int64 [N]) "
+            f"into {npz.parent}.",
+        ) from None
+    return ImageSet(torch.from_numpy(dataset.data), torch.tensor(dataset.targets),
+                    CIFAR10_CLASSES)
+
+
+def md5sum(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def prepare_data_root(source: str | os.PathLike,
+                      root: str | os.PathLike | None = None) -> list[Path]:
+    """Copy the offline data sets found in ``source`` into the data root.
+
+    Only files the root lacks (or holds with a wrong md5) are copied; ``source`` is
+    only read.  Returns the files that were copied.
+    """
+    source, root = Path(source), _resolve(root)
+    if source.resolve() == root.resolve():
+        raise ValueError(f"the data root {root} must not be the source folder itself")
+    wanted = [("MNIST/raw", name, md5) for name, md5 in MNIST_FILES.items()]
+    wanted += [("cifar10-npz", name, md5) for name, md5 in CIFAR10_NPZ_FILES.items()]
+    copied = []
+    for folder, name, md5 in wanted:
+        origin, target = source / folder / name, root / folder / name
+        if not origin.is_file():
+            continue
+        if target.is_file() and md5sum(target) == md5:
+            continue
+        if md5sum(origin) != md5:
+            raise ValueError(f"{origin} has the wrong md5 (expected {md5}): refusing to copy it")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(origin, target)
+        copied.append(target)
+    return copied
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m optimlab.data",
+                                     description="Manage optimlab's data root.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    prepare = commands.add_parser("prepare", help="copy offline data sets into the data root")
+    prepare.add_argument("--source", required=True, help="folder with MNIST/ and cifar10-npz/")
+    prepare.add_argument("--root", default=None, help=f"data root (default: ${ENV_VAR})")
+    commands.add_parser("where", help="print the data root")
+    args = parser.parse_args(argv)
+    if args.command == "where":
+        print(data_root())
+        return 0
+    if not Path(args.source).is_dir():
+        print(f"no offline data at {args.source}: nothing to prepare", file=sys.stderr)
+        return 0
+    copied = prepare_data_root(args.source, args.root)
+    print(f"data root {_resolve(args.root)}: {len(copied)} file(s) copied")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

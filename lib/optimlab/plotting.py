@@ -1,0 +1,99 @@
+"""The book's figures: contours with optimizer paths, and loss curves.
+
+Every function draws on a Matplotlib ``Axes`` (a new one when none is given)
+and returns it, so a chapter can compose panels with ``plt.subplots``.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from .landscapes import Bounds, Landscape
+from .trajectories import Trajectory
+
+BOOK_STYLE = {
+    "figure.figsize": (6.4, 4.2),
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.frameon": False,
+    "font.size": 10,
+}
+
+
+def use_book_style() -> None:
+    """Apply the book's Matplotlib settings (call once per chapter)."""
+    plt.rcParams.update(BOOK_STYLE)
+
+
+def _axes(ax):
+    return ax if ax is not None else plt.subplots()[1]
+
+
+def plot_landscape(landscape: Landscape, ax=None, bounds: Bounds | None = None,
+                   levels: int = 25, log_scale: bool = False, resolution: int = 200,
+                   show_minimizer: bool = True):
+    """Contour lines of a 2-D landscape over ``bounds`` (default: its own)."""
+    ax = _axes(ax)
+    (x0, x1), (y0, y1) = bounds or landscape.bounds
+    xs = torch.linspace(x0, x1, resolution, dtype=torch.float64)
+    ys = torch.linspace(y0, y1, resolution, dtype=torch.float64)
+    grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)
+    with torch.no_grad():
+        values = landscape(grid).numpy()
+    if log_scale:
+        values = np.log10(values - values.min() + 1e-3)
+    ax.contour(xs.numpy(), ys.numpy(), values, levels=levels, cmap="viridis",
+               linewidths=0.8, alpha=0.8)
+    if show_minimizer and landscape.minimizer is not None:
+        ax.plot(*landscape.minimizer.tolist(), marker="*", color="black",
+                markersize=12, linestyle="none", label="minimum")
+    ax.set(xlim=(x0, x1), ylim=(y0, y1), xlabel=r"$\theta_1$", ylabel=r"$\theta_2$")
+    ax.set_aspect("equal", adjustable="box")
+    return ax
+
+
+def plot_path(trajectory: Trajectory | torch.Tensor, ax=None, label: str | None = None,
+              color=None, markersize: float = 3.0):
+    """An optimizer's path θ_0 → θ_T as a line with a dot per iterate."""
+    ax = _axes(ax)
+    points = trajectory.points if isinstance(trajectory, Trajectory) else trajectory
+    points = points.detach().numpy()
+    (line,) = ax.plot(points[:, 0], points[:, 1], marker="o", markersize=markersize,
+                      linewidth=1.2, label=label, color=color)
+    ax.plot(points[0, 0], points[0, 1], marker="s", color=line.get_color(), markersize=6)
+    return ax
+
+
+def plot_paths(landscape: Landscape, trajectories: Mapping[str, Trajectory], ax=None,
+               title: str | None = None, markersize: float = 3.0, **contour_options):
+    """Contours of ``landscape`` with several labelled optimizer paths on top."""
+    ax = plot_landscape(landscape, ax=ax, **contour_options)
+    for label, trajectory in trajectories.items():
+        plot_path(trajectory, ax=ax, label=label, markersize=markersize)
+    ax.legend(loc="upper left", fontsize=8)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_losses(losses: Mapping[str, torch.Tensor | Trajectory], ax=None, log_scale: bool = True,
+                xlabel: str = "step $t$", ylabel: str = r"$f(\theta_t) - f^\star$",
+                offset: float = 0.0):
+    """Loss curves, one per label; ``offset`` is subtracted (e.g. the optimal value)."""
+    ax = _axes(ax)
+    for label, curve in losses.items():
+        values = curve.losses if isinstance(curve, Trajectory) else torch.as_tensor(curve)
+        ax.plot((values - offset).detach().numpy(), label=label)
+    if log_scale:
+        ax.set_yscale("log")
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax.legend(fontsize=8)
+    return ax

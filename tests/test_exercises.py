@@ -1,0 +1,230 @@
+"""The exercise checks: every solution in the book passes, wrong answers do not.
+
+Solutions are read from the notebooks themselves (the folded ``{solution}``
+blocks), so a solution edited in a chapter is tested as it is printed.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import signal
+from contextlib import contextmanager
+
+import nbformat
+import pytest
+import torch
+
+from notebooks import chapter_notebooks
+from optimlab.exercises import REGISTRY, check, evaluate
+from optimlab.exercises.checking import Case, Exercise, difference
+
+SOLUTION = re.compile(r"`{3,}\{solution\}\s+(?P<label>\S+)(?P<body>.*?)\n`{4}", re.S)
+PYTHON = re.compile(r"```python\n(?P<code>.*?)```", re.S)
+CHECK_CALL = re.compile(r"""check\(\s*["'](?P<label>[^"']+)["']\s*,\s*(?P<name>\w+)\s*\)""")
+
+
+def book_exercises():
+    """(label, solution source, notebook name) for every solution with code."""
+    found = []
+    for path in chapter_notebooks():
+        notebook = nbformat.read(path, as_version=4)
+        for cell in notebook.cells:
+            if cell.cell_type != "markdown":
+                continue
+            for match in SOLUTION.finditer(cell.source):
+                code = PYTHON.search(match["body"])
+                if code:
+                    found.append((match["label"], code["code"], path.stem))
+    return found
+
+
+def check_calls():
+    calls = {}
+    for path in chapter_notebooks():
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code":
+                for match in CHECK_CALL.finditer(cell.source):
+                    calls[match["label"]] = (match["name"], path.stem)
+    return calls
+
+
+SOLUTIONS = book_exercises()
+
+
+def solution_function(label: str, source: str):
+    namespace = {"torch": torch}
+    exec(compile(source, f"<solution {label}>", "exec"), namespace)
+    return namespace[REGISTRY[label].function_name]
+
+
+def test_every_registered_exercise_is_in_the_book_with_a_check_and_a_solution():
+    calls = check_calls()
+    solved = {label for label, _, _ in SOLUTIONS}
+    assert set(REGISTRY) == set(calls), "each exercise needs exactly one check cell"
+    assert set(REGISTRY) == solved, "each exercise needs a folded solution with code"
+    for label, (name, _) in calls.items():
+        assert name == REGISTRY[label].function_name
+
+
+@pytest.mark.parametrize("label, source, chapter", SOLUTIONS, ids=[s[0] for s in SOLUTIONS])
+def test_the_books_solution_passes_its_check(label, source, chapter):
+    result = evaluate(label, solution_function(label, source))
+    assert result.passed, result.message
+
+
+def test_an_unfinished_stub_gets_a_hint_and_no_exception(capsys):
+    def gradient_descent(grad, theta0, lr, num_steps):
+        raise NotImplementedError
+
+    check("ex-gd-loop", gradient_descent)
+    out = capsys.readouterr().out
+    assert out.startswith("✘ Not done yet") and "gradient_descent" in out
+
+
+# Hand-written wrong answers: the mistakes students really make.
+def gd_wrong_sign(grad, theta0, lr, num_steps):
+    thetas = [theta0]
+    for _ in range(num_steps):
+        thetas.append(thetas[-1] + lr * grad(thetas[-1]))
+    return torch.stack(thetas)
+
+
+def gd_forgets_theta0(grad, theta0, lr, num_steps):
+    thetas, theta = [], theta0
+    for _ in range(num_steps):
+        theta = theta - lr * grad(theta)
+        thetas.append(theta)
+    return torch.stack(thetas) if thetas else theta0[None]
+
+
+def gd_returns_a_list(grad, theta0, lr, num_steps):
+    thetas = [theta0]
+    for _ in range(num_steps):
+        thetas.append(thetas[-1] - lr * grad(thetas[-1]))
+    return thetas
+
+
+def armijo_returns_no_lr(f, grad, theta, lr=1.0, shrink=0.5, c=1e-4):
+    g = grad(theta)
+    while f(theta - lr * g) > f(theta) - c * lr * torch.dot(g, g):
+        lr = lr * shrink
+    return theta - lr * g
+
+
+def armijo_ignores_c(f, grad, theta, lr=1.0, shrink=0.5, c=1e-4):
+    g = grad(theta)
+    while f(theta - lr * g) > f(theta):
+        lr = lr * shrink
+    return theta - lr * g, lr
+
+
+def armijo_halves_always(f, grad, theta, lr=1.0, shrink=0.5, c=1e-4):
+    g = grad(theta)
+    while f(theta - lr * g) > f(theta) - c * lr * torch.dot(g, g):
+        lr = lr * 0.5
+    return theta - lr * g, lr
+
+
+WRONG = {
+    "ex-gd-loop": [(gd_wrong_sign, "differs at index"), (gd_forgets_theta0, "expected shape"),
+                   (gd_returns_a_list, "expected a torch.Tensor")],
+    "ex-armijo": [(armijo_returns_no_lr, "expected 2 values"),
+                  (armijo_ignores_c, "c = "), (armijo_halves_always, "shrink = 0.3")],
+}
+
+
+def test_every_exercise_has_wrong_variants():
+    assert set(WRONG) == set(REGISTRY)
+
+
+@pytest.mark.parametrize("label, wrong, expected_hint",
+                         [(label, fn, hint) for label, fns in WRONG.items() for fn, hint in fns],
+                         ids=lambda v: getattr(v, "__name__", str(v)))
+def test_a_wrong_variant_fails_with_a_specific_hint(label, wrong, expected_hint):
+    result = evaluate(label, wrong)
+    assert not result.passed
+    assert result.message.startswith("✘ Not yet right on")
+    assert expected_hint in result.message
+    assert "Traceback" not in result.message
+
+
+def test_a_crashing_function_is_reported_not_raised():
+    result = evaluate("ex-gd-loop", lambda grad, theta0, lr, num_steps: 1 / 0)
+    assert not result.passed and "ZeroDivisionError" in result.message
+
+
+def test_a_function_that_edits_its_input_cannot_spoil_the_reference():
+    def in_place(grad, theta0, lr, num_steps):
+        thetas = [theta0.clone()]
+        for _ in range(num_steps):
+            theta0 -= lr * grad(theta0)
+            thetas.append(theta0.clone())
+        return torch.stack(thetas)
+
+    assert evaluate("ex-gd-loop", in_place).passed
+
+
+def test_checker_compares_nested_values():
+    exercise = Exercise("x", "f", lambda: None, (Case("c"),))
+    assert difference((torch.ones(2), 0.5), (torch.ones(2), 0.5), exercise) is None
+    assert "item 1" in difference((torch.ones(2), 0.5), (torch.ones(2), 0.25), exercise)
+    assert "shape" in difference(torch.ones(2, 3), torch.ones(3, 2), exercise)
+    assert difference(torch.tensor([float("inf")]), torch.tensor([float("inf")]), exercise) is None
+
+
+# Automatic mutants of each solution: every one must be caught.
+SWAPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult,
+         ast.Gt: ast.Lt, ast.Lt: ast.Gt, ast.GtE: ast.LtE, ast.LtE: ast.GtE}
+
+
+def mutants(source: str):
+    """Copies of ``source`` with one arithmetic or comparison operator swapped."""
+    tree = ast.parse(source)
+    sites = [node for node in ast.walk(tree)
+             if isinstance(node, (ast.BinOp, ast.AugAssign)) and type(node.op) in SWAPS
+             or isinstance(node, ast.Compare) and type(node.ops[0]) in SWAPS]
+    for index in range(len(sites)):
+        mutant = ast.parse(source)
+        node = [n for n in ast.walk(mutant)
+                if isinstance(n, (ast.BinOp, ast.AugAssign)) and type(n.op) in SWAPS
+                or isinstance(n, ast.Compare) and type(n.ops[0]) in SWAPS][index]
+        if isinstance(node, ast.Compare):
+            node.ops[0] = SWAPS[type(node.ops[0])]()
+        else:
+            node.op = SWAPS[type(node.op)]()
+        yield ast.unparse(node), ast.unparse(mutant)
+
+
+class TooSlow(Exception):
+    pass
+
+
+@contextmanager
+def time_limit(seconds: float):
+    def stop(signum, frame):
+        raise TooSlow
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize("label, source, chapter", SOLUTIONS, ids=[s[0] for s in SOLUTIONS])
+def test_every_operator_mutant_of_a_solution_is_caught(label, source, chapter):
+    survivors, count = [], 0
+    for changed, mutant in mutants(source):
+        count += 1
+        try:
+            with time_limit(2.0):
+                passed = evaluate(label, solution_function(label, mutant)).passed
+        except TooSlow:  # an endless loop is a wrong answer too
+            passed = False
+        if passed:
+            survivors.append(changed)
+    assert count >= 2, "the solution has too few operators to mutate"
+    assert not survivors, f"the check of {label} accepts these wrong variants: {survivors}"
