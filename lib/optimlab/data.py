@@ -87,6 +87,22 @@ def _not_found(name: str, looked_in: Path, reason: str, how: str) -> DatasetNotF
     )
 
 
+def _torchvision_dataset(dataset_class, name: str, root: Path, train: bool, download: bool,
+                         looked_in: Path, missing: str, how: str):
+    """Instantiate a torchvision data set quietly; explain any failure in one error.
+
+    torchvision reports progress and mirror failures on stdout and stderr; they are
+    silenced so that notebooks show the same output on every machine.
+    """
+    chatter = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter):
+            return dataset_class(str(root), train=train, download=download)
+    except (RuntimeError, OSError) as error:
+        reason = "download failed" if download else "download=False"
+        raise _not_found(name, looked_in, f"{missing}{reason}: {error}", how) from None
+
+
 def load_mnist(train: bool = True, root: str | os.PathLike | None = None,
                download: bool = True) -> ImageSet:
     """MNIST's training (60k) or test (10k) images as uint8 ``[N, 28, 28]``."""
@@ -94,19 +110,10 @@ def load_mnist(train: bool = True, root: str | os.PathLike | None = None,
 
     root = _resolve(root)
     raw = root / "MNIST" / "raw"
-    # torchvision reports progress and mirror failures on stdout; keep it quiet
-    # so that notebooks show the same output on every machine.
-    chatter = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(chatter):
-            dataset = MNIST(str(root), train=train, download=download)
-    except (RuntimeError, OSError) as error:
-        reason = "download failed" if download else "download=False"
-        raise _not_found(
-            "MNIST", raw, f"{reason}: {error}",
-            "connect to the internet (torchvision downloads it), or copy the four "
-            "original files (" + ", ".join(MNIST_FILES) + f") into {raw}.",
-        ) from None
+    dataset = _torchvision_dataset(
+        MNIST, "MNIST", root, train, download, looked_in=raw, missing="",
+        how="connect to the internet (torchvision downloads it), or copy the four "
+            "original files (" + ", ".join(MNIST_FILES) + f") into {raw}.")
     return ImageSet(dataset.data.clone(), dataset.targets.clone(), tuple(dataset.classes))
 
 
@@ -123,18 +130,12 @@ def load_cifar10(train: bool = True, root: str | os.PathLike | None = None,
 
     from torchvision.datasets import CIFAR10
 
-    chatter = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter):
-            dataset = CIFAR10(str(root), train=train, download=download)
-    except (RuntimeError, OSError) as error:
-        reason = "download failed" if download else "download=False"
-        raise _not_found(
-            "CIFAR-10", root, f"no {npz} and torchvision's copy is missing; {reason}: {error}",
-            "connect to the internet (torchvision downloads it), or put the lossless "
-            f"arrays train.npz and test.npz (keys x: uint8 [N,32,32,3], y: int64 [N]) "
-            f"into {npz.parent}.",
-        ) from None
+    dataset = _torchvision_dataset(
+        CIFAR10, "CIFAR-10", root, train, download, looked_in=root,
+        missing=f"no {npz} and torchvision's copy is missing; ",
+        how="connect to the internet (torchvision downloads it), or put the lossless "
+            "arrays train.npz and test.npz (keys x: uint8 [N,32,32,3], y: int64 [N]) "
+            f"into {npz.parent}.")
     return ImageSet(torch.from_numpy(dataset.data), torch.tensor(dataset.targets),
                     CIFAR10_CLASSES)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import math
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -163,4 +164,5 @@ def evaluate(label: str, function: Any) -> CheckResult:
 
 def check(label: str, function: Any) -> None:
     """Print whether ``function`` solves exercise ``label`` (for the chapter's check cell)."""
-    print(evaluate(label, function).message)
+    print(textwrap.fill(evaluate(label, function).message, width=88,
+                        subsequent_indent="  "))
