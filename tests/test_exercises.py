@@ -178,17 +178,18 @@ SWAPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mul
          ast.Gt: ast.Lt, ast.Lt: ast.Gt, ast.GtE: ast.LtE, ast.LtE: ast.GtE}
 
 
+def mutation_sites(tree: ast.AST) -> list[ast.AST]:
+    """The operators of ``tree`` that SWAPS can replace, in a fixed walk order."""
+    return [node for node in ast.walk(tree)
+            if isinstance(node, (ast.BinOp, ast.AugAssign)) and type(node.op) in SWAPS
+            or isinstance(node, ast.Compare) and type(node.ops[0]) in SWAPS]
+
+
 def mutants(source: str):
     """Copies of ``source`` with one arithmetic or comparison operator swapped."""
-    tree = ast.parse(source)
-    sites = [node for node in ast.walk(tree)
-             if isinstance(node, (ast.BinOp, ast.AugAssign)) and type(node.op) in SWAPS
-             or isinstance(node, ast.Compare) and type(node.ops[0]) in SWAPS]
-    for index in range(len(sites)):
+    for index in range(len(mutation_sites(ast.parse(source)))):
         mutant = ast.parse(source)
-        node = [n for n in ast.walk(mutant)
-                if isinstance(n, (ast.BinOp, ast.AugAssign)) and type(n.op) in SWAPS
-                or isinstance(n, ast.Compare) and type(n.ops[0]) in SWAPS][index]
+        node = mutation_sites(mutant)[index]
         if isinstance(node, ast.Compare):
             node.ops[0] = SWAPS[type(node.ops[0])]()
         else:

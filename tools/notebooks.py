@@ -100,7 +100,6 @@ def execute(path: Path, timeout: int = 600) -> None:
 
     notebook = nbformat.read(path, as_version=4)
     set_setup_cell(notebook)
-    normalise(notebook)
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}},
                             record_timing=False)
