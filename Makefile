@@ -12,7 +12,7 @@ SHARED_DATA ?= ../shared/data
 OPTIMLAB_DATA ?= $(CURDIR)/.data
 export OPTIMLAB_DATA
 
-.PHONY: book test notebooks setup-cells data browser lock clean
+.PHONY: book test notebooks setup-cells data browser lock clean benchmark mutation
 
 book: $(STAMP)
 	$(BIN)/python tools/build_book.py
@@ -46,6 +46,14 @@ browser:
 		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 		$$sudo apt-get install -y -qq --no-install-recommends chromium chromium-driver; \
 	fi
+
+# Time one optimizer step against torch's fused kernels (prints ratios).
+benchmark: $(STAMP)
+	$(BIN)/python tools/benchmark_optim.py
+
+# Mutation check of optimlab.optim: every broken copy must fail a test.
+mutation: $(STAMP)
+	$(BIN)/python tools/mutate_optim.py
 
 # Re-resolve the newest versions that pyproject.toml allows and pin them.
 lock:

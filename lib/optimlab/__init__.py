@@ -2,6 +2,8 @@
 
 Modules (each one concept):
 
+* :mod:`optimlab.optim`        every optimizer of the course, from SGD to ADOPT
+* :mod:`optimlab.schedules`    learning-rate schedules
 * :mod:`optimlab.landscapes`   test functions f(θ) with known geometry
 * :mod:`optimlab.trajectories` run a torch optimizer on a landscape, record its path
 * :mod:`optimlab.plotting`     contours, optimizer paths and loss curves

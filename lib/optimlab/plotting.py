@@ -1,4 +1,4 @@
-"""The book's figures: contours with optimizer paths, and loss curves.
+"""The book's figures: contours with optimizer paths, loss curves and learning-rate schedules.
 
 Every function draws on a Matplotlib ``Axes`` (a new one when none is given)
 and returns it, so a chapter can compose panels with ``plt.subplots``.
@@ -6,13 +6,14 @@ and returns it, so a chapter can compose panels with ``plt.subplots``.
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
 from .landscapes import Bounds, Landscape
+from .schedules import Schedule
 from .trajectories import Trajectory
 
 BOOK_STYLE = {
@@ -95,5 +96,24 @@ def plot_losses(losses: Mapping[str, torch.Tensor | Trajectory], ax=None, log_sc
     if log_scale:
         ax.set_yscale("log")
     ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_schedules(schedules: Sequence[Schedule] | Mapping[str, Schedule], steps: int,
+                   ax=None, base_lr: float = 1.0, log_scale: bool = False):
+    """Learning rate ``base_lr · schedule(s)`` for steps s = 0 … steps − 1, one line each.
+
+    ``schedules`` is a list, labelled by each schedule's ``label``, or a dict
+    label → schedule.
+    """
+    ax = _axes(ax)
+    labelled = (schedules.items() if isinstance(schedules, Mapping)
+                else [(schedule.label, schedule) for schedule in schedules])
+    for label, schedule in labelled:
+        ax.plot(np.arange(steps), base_lr * schedule.factors(steps), label=label)
+    if log_scale:
+        ax.set_yscale("log")
+    ax.set(xlabel="step", ylabel="learning rate")
     ax.legend(fontsize=8)
     return ax

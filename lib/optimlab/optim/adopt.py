@@ -1,0 +1,98 @@
+r"""ADOPT: normalise by the *previous* second moment, then take momentum, then clip."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from . import validation as check
+from .base import Optimizer
+from .transforms import ema_, ema_of_squares_, l2_gradient
+
+
+def clip_quarter_power(step: int) -> float:
+    r"""The clipping bound :math:`c_t = t^{1/4}` of ADOPT's Algorithm 2."""
+    return step**0.25
+
+
+class ADOPT(Optimizer):
+    r"""ADOPT (Taniguchi et al., NeurIPS 2024), as in the authors' ``torch-adopt`` 0.1.0.
+
+    The first call only initialises :math:`v_0 = g_0^2` and leaves
+    :math:`\theta` unchanged.  Then, for :math:`t = 1, 2, \dots`, with
+    :math:`m_0 = 0`:
+
+    .. math::
+        \tilde g_t &= \operatorname{clip}\!\left(\frac{g_t}{\max(\sqrt{v_{t-1}}, \epsilon)},\; c_t\right) \\
+        m_t &= \beta_1 m_{t-1} + (1 - \beta_1)\, \tilde g_t \\
+        \theta_t &= \theta_{t-1} - \eta\, m_t \\
+        v_t &= \beta_2 v_{t-1} + (1 - \beta_2)\, g_t^2
+
+    Two changes to Adam, each fixing a failure: dividing by :math:`v_{t-1}`,
+    which does not contain :math:`g_t`, removes the correlation that makes
+    Adam diverge for small :math:`\beta_2` (Algorithm 1); normalising
+    *before* the momentum lets the clip :math:`c_t = t^{1/4}`
+    (``clip_lambda``) tame the first steps, when :math:`v_{t-1}` can be tiny
+    (Algorithm 2).  ``clip_lambda(t)`` receives :math:`t`, the number of
+    updates including this one, so the first update clips at :math:`1`;
+    ``clip_lambda=None`` gives the unclipped Algorithm 1.  There is no bias
+    correction, and :math:`\epsilon` bounds :math:`\sqrt{v}` from below
+    instead of being added to it.
+
+    ``weight_decay`` :math:`\lambda` is added to the gradient (also to
+    :math:`g_0`), or with ``decouple=True`` applied as
+    :math:`\theta \leftarrow (1 - \eta\lambda)\theta` before each update.
+    Defaults are the authors': :math:`\eta = 10^{-3}`,
+    :math:`\beta = (0.9, 0.9999)`, :math:`\epsilon = 10^{-6}`.
+
+    Other implementations differ: ``pytorch-optimizer`` 4.1 passes the call
+    count to ``clip_lambda``, so its first update clips at :math:`2^{1/4}`,
+    and it applies weight decay on the initialising call too; the
+    multi-tensor path of ``torch-adopt`` 0.1.0 clips every tensor of a group
+    with the *first* tensor's step count, which is wrong once a parameter has
+    missed a gradient (its per-tensor path, which this class matches, is
+    right); some ports
+    divide by :math:`v_t` instead of :math:`v_{t-1}`, which is Adam without
+    bias correction again.
+    """
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.9999), eps: float = 1e-6,
+                 clip_lambda: Callable[[int], float] | None = clip_quarter_power,
+                 weight_decay: float = 0.0, decouple: bool = False, *,
+                 foreach: bool | None = None):
+        if clip_lambda is not None and not callable(clip_lambda):
+            raise TypeError(f"ADOPT: clip_lambda must be callable or None, got {clip_lambda!r}")
+        self.clip_lambda = clip_lambda
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                        decouple=decouple)
+        super().__init__(params, defaults, foreach)
+
+    def check(self, group):
+        check.common(group)
+        check.flag("decouple", group["decouple"])
+
+    def init_state(self, p, group):
+        return {"step": 0, "m": torch.zeros_like(p), "v": torch.zeros_like(p)}
+
+    def update(self, p, g, state, group):
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        m, v = state["m"], state["v"]
+        t = state["step"] - 1                                   # updates so far, this one included
+        if t == 0:
+            if not group["decouple"]:
+                g = l2_gradient(g, p, group["weight_decay"])    # g_0 + λθ_0
+            v.addcmul_(g, g)                                    # v_0 = g_0²
+            return
+        if group["decouple"]:
+            p.add_(p, alpha=-lr * group["weight_decay"])        # θ ← θ - ηλθ (as torch-adopt)
+        else:
+            g = l2_gradient(g, p, group["weight_decay"])        # g_t + λθ_{t-1}
+        # g_t / max(sqrt(v_{t-1}), ε) = g_t · max(v_{t-1}, ε²)^(-1/2): rsqrt is faster
+        normalised = v.clamp(min=eps * eps).rsqrt_().mul_(g)
+        if self.clip_lambda is not None:
+            c = self.clip_lambda(t)                             # c_t = t^(1/4)
+            normalised.clamp_(-c, c)                            # clip(·, c_t)
+        ema_(m, normalised, beta1)                              # m_t = β1 m_{t-1} + (1-β1) g̃_t
+        p.add_(m, alpha=-lr)                                    # θ_t = θ_{t-1} - η m_t
+        ema_of_squares_(v, g, beta2)                            # v_t = β2 v_{t-1} + (1-β2) g_t²

@@ -1,0 +1,175 @@
+"""The base class of every optimizer in :mod:`optimlab.optim`.
+
+A subclass says three things, in the style of ``torch.optim``:
+
+* ``check(group)``: validate one parameter group's hyperparameters;
+* ``init_state(p, group)``: the state of a parameter, created on its first step;
+* ``update(p, g, state, group)``: the update rule, a few lines of tensor code
+  that change ``p`` and the state tensors in place.
+
+Per-step bookkeeping of plain numbers (the step counter ``t``, NAdam's product
+of momentum coefficients) happens once per parameter in ``advance(state, group)``.
+
+The base class runs ``update`` on one of two paths:
+
+* **per tensor** (the default on a CPU): the rule is applied to each parameter,
+  and a large parameter is cut into chunks of ``chunk_size`` elements.  Each chunk
+  stays in the CPU cache while the rule's five or six operations run over it, so
+  the step reads and writes memory about once, as a fused kernel would.  The
+  small parameters (one chunk or less) are updated together, as below;
+* **multi-tensor** (the default on CUDA, or with ``foreach=True``): the same
+  ``update`` receives :class:`~optimlab.optim.tensorlist.TensorList` objects and
+  each line becomes one ``torch._foreach_*`` kernel over all parameters.
+
+Only element-wise rules can be cut into chunks or batched across parameters;
+a subclass whose rule needs a whole tensor (a norm, a maximum) sets
+``elementwise = False``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Callable, Iterable
+
+import torch
+
+from . import validation
+from .tensorlist import TensorList
+
+State = dict[str, Any]
+
+
+class Optimizer(torch.optim.Optimizer):
+    """Lazy state, checked hyperparameters, and the two execution paths above."""
+
+    #: The update of each entry depends only on that entry of p, g and the state.
+    elementwise: bool = True
+    #: Elements per chunk on the per-tensor path (float32: 2 MiB per tensor, which
+    #: stays in the L2/L3 caches; the fastest of 2^16 ... 2^20 on the CPU the
+    #: benchmark in tools/benchmark_optim.py was tuned on).
+    chunk_size: int = 1 << 19
+
+    def __init__(self, params: Iterable, defaults: dict[str, Any], foreach: bool | None):
+        super().__init__(params, {**defaults, "foreach": foreach})
+
+    # What a subclass provides ----------------------------------------------------
+    def check(self, group: dict[str, Any]) -> None:
+        """Raise ValueError/TypeError naming a bad hyperparameter of ``group``."""
+
+    def init_state(self, p: torch.Tensor, group: dict[str, Any]) -> State:
+        raise NotImplementedError
+
+    def advance(self, state: State, group: dict[str, Any]) -> None:
+        """Advance the plain-number state once per step: here ``t ← t + 1``."""
+        state["step"] += 1
+
+    def update(self, p, g, state: State, group: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    # torch.optim.Optimizer -------------------------------------------------------
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        super().add_param_group(param_group)
+        group = self.param_groups[-1]
+        name, index = type(self).__name__, len(self.param_groups) - 1
+        for i, p in enumerate(group["params"]):
+            if not p.is_floating_point():
+                raise TypeError(f"{name}: parameter {i} of group {index} has dtype "
+                                f"{p.dtype}; only floating-point parameters can be "
+                                f"optimized")
+        try:
+            validation.flag("foreach", group["foreach"])
+            self.check(group)
+        except (ValueError, TypeError) as error:
+            raise type(error)(f"{name}: {error}") from None
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None):
+        """One update of every parameter that has a gradient; returns ``closure()``."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for index, group in enumerate(self.param_groups):
+            params = self._params_with_grad(group, index)
+            for p in params:
+                state = self.state[p]
+                if not state:
+                    state.update(self.init_state(p, group))
+                self.advance(state, group)
+            together, alone = self._split(group, params)
+            if together:
+                self._update_together(together, group)
+            for p in alone:
+                self._update_alone(p, group)
+        return loss
+
+    # The two paths ---------------------------------------------------------------
+    def _params_with_grad(self, group, index: int) -> list[torch.Tensor]:
+        params = [p for p in group["params"] if p.grad is not None]
+        for i, p in enumerate(group["params"]):
+            if p.grad is not None and p.grad.is_sparse:
+                name = type(self).__name__
+                raise TypeError(f"{name}: parameter {i} of group {index} has a sparse "
+                                f"gradient; {name} needs dense gradients")
+        return params
+
+    def _use_foreach(self, group, params) -> bool:
+        if not self.elementwise or not params:
+            return False
+        if group["foreach"] is None:
+            return all(p.is_cuda for p in params)
+        return group["foreach"]
+
+    def _split(self, group, params) -> tuple[list, list]:
+        """Which parameters go through one multi-tensor call, which one by one.
+
+        On a CPU with ``foreach=None``, the small parameters (up to one chunk)
+        are updated together: the multi-tensor call loops over them in C++,
+        which saves the Python overhead of one call per tensor and operation.
+        """
+        if self._use_foreach(group, params):
+            return params, []
+        if group["foreach"] is None and self.elementwise:
+            small = [p for p in params if p.numel() <= self.chunk_size]
+            if len(small) > 1:
+                return small, [p for p in params if p.numel() > self.chunk_size]
+        return [], params
+
+    def _update_alone(self, p: torch.Tensor, group) -> None:
+        state, g = self.state[p], p.grad
+        n = p.numel()
+        if not self.elementwise or n <= self.chunk_size or not _dense(p, g, state):
+            self.update(p, g, state, group)
+            return
+        flat = {k: v.view(-1) if _same_size(v, n) else v for k, v in state.items()}
+        p, g = p.view(-1), g.view(-1)
+        length = -(-n // -(-n // self.chunk_size))           # equal chunks, none tiny
+        for start in range(0, n, length):
+            part = slice(start, start + length)
+            chunk = {k: v[part] if _same_size(v, n) else v for k, v in flat.items()}
+            self.update(p[part], g[part], chunk, group)
+
+    def _update_together(self, params, group) -> None:
+        batches = defaultdict(list)
+        for p in params:
+            numbers = tuple((k, v) for k, v in self.state[p].items()
+                            if not isinstance(v, torch.Tensor))
+            batches[(p.device, p.dtype, numbers)].append(p)
+        for (_, _, numbers), batch in batches.items():
+            states = [self.state[p] for p in batch]
+            state = dict(numbers)
+            for key, value in states[0].items():
+                if isinstance(value, torch.Tensor):
+                    state[key] = TensorList([s[key] for s in states])
+            grads = TensorList([p.grad for p in batch])
+            self.update(TensorList(batch), grads, state, group)
+
+
+def _same_size(value, n: int) -> bool:
+    return isinstance(value, torch.Tensor) and value.numel() == n
+
+
+def _dense(p: torch.Tensor, g: torch.Tensor, state: State) -> bool:
+    """Whether p, g and the state can be viewed as flat arrays (for chunking)."""
+    tensors = [p, g] + [v for v in state.values() if _same_size(v, p.numel())]
+    return all(t.is_contiguous() for t in tensors)

@@ -1,0 +1,91 @@
+r"""Stochastic gradient descent, with heavy-ball or Nesterov momentum."""
+
+from __future__ import annotations
+
+import torch
+
+from . import validation as check
+from .base import Optimizer
+from .transforms import ema_, heavy_ball_, l2_gradient
+
+CONVENTIONS = ("pytorch", "ema")
+
+
+class SGD(Optimizer):
+    r"""Gradient descent on minibatch gradients (Robbins & Monro 1951), with momentum.
+
+    Without momentum: :math:`\theta_t = \theta_{t-1} - \eta\, g_t`.
+
+    With momentum :math:`\mu` (Polyak 1964), two conventions that are the same
+    method up to the learning rate:
+
+    * ``convention="pytorch"`` (as ``torch.optim.SGD``):
+      :math:`b_t = \mu\, b_{t-1} + (1 - \tau)\, g_t` with dampening :math:`\tau`
+      (default 0), except :math:`b_1 = g_1`;
+    * ``convention="ema"`` (the lecture notes' form, :math:`\beta = \mu`):
+      :math:`b_t = \beta\, b_{t-1} + (1 - \beta)\, g_t`, :math:`b_0 = 0`, an
+      exponential moving average. It equals the PyTorch buffer times
+      :math:`1 - \beta`, so ``lr`` :math:`= \eta` here is ``lr`` :math:`= (1-\beta)\eta` there.
+
+    then :math:`\theta_t = \theta_{t-1} - \eta\, b_t`, or with ``nesterov=True``
+    (Nesterov 1983, in the form of Sutskever et al. 2013)
+    :math:`\theta_t = \theta_{t-1} - \eta\,(g_t + \mu\, b_t)`
+    (EMA form: :math:`(1-\beta)\, g_t + \beta\, b_t`).
+
+    ``weight_decay`` :math:`\lambda` adds :math:`\lambda\theta_{t-1}` to
+    :math:`g_t` (for SGD, L2 regularisation and weight decay are the same thing).
+    Defaults as ``torch.optim.SGD`` (``lr=1e-3``), whose numbers this equals.
+    """
+
+    def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0,
+                 dampening: float = 0.0, weight_decay: float = 0.0,
+                 nesterov: bool = False, convention: str = "pytorch", *,
+                 foreach: bool | None = None):
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
+                        weight_decay=weight_decay, nesterov=nesterov,
+                        convention=convention)
+        super().__init__(params, defaults, foreach)
+
+    def check(self, group):
+        check.common(group)
+        check.one_of("convention", group["convention"], CONVENTIONS)
+        if group["convention"] == "ema":
+            check.decay_rate("momentum", group["momentum"])
+            if group["dampening"] != 0:
+                raise ValueError("dampening must be 0 with convention='ema' (the EMA "
+                                 f"already weights g by 1 - momentum), got {group['dampening']}")
+        else:
+            check.non_negative("momentum", group["momentum"])
+            check.decay_rate("dampening", group["dampening"])
+        check.flag("nesterov", group["nesterov"])
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("nesterov=True needs momentum > 0 and dampening = 0, got "
+                             f"momentum={group['momentum']}, dampening={group['dampening']}")
+
+    def init_state(self, p, group):
+        state = {"step": 0}
+        if group["momentum"] != 0:
+            state["b"] = torch.zeros_like(p)
+        return state
+
+    def update(self, p, g, state, group):
+        lr, mu = group["lr"], group["momentum"]
+        g = l2_gradient(g, p, group["weight_decay"])          # g_t + λθ_{t-1}
+        if mu == 0:
+            p.add_(g, alpha=-lr)                              # θ_t = θ_{t-1} - η g_t
+            return
+        b = state["b"]
+        if group["convention"] == "ema":
+            ema_(b, g, mu)                                    # b_t = β b_{t-1} + (1-β) g_t
+        elif state["step"] == 1:
+            b.copy_(g)                                        # b_1 = g_1
+        elif group["dampening"] == 0:
+            heavy_ball_(b, g, mu)                             # b_t = μ b_{t-1} + g_t
+        else:
+            b.mul_(mu).add_(g, alpha=1 - group["dampening"])  # b_t = μ b_{t-1} + (1-τ) g_t
+        direction = b                                         # θ_t = θ_{t-1} - η b_t
+        if group["nesterov"] and group["convention"] == "ema":
+            direction = g.mul(1 - mu).add_(b, alpha=mu)       # (1-β) g_t + β b_t
+        elif group["nesterov"]:
+            direction = g.add(b, alpha=mu)                    # g_t + μ b_t
+        p.add_(direction, alpha=-lr)

@@ -1,0 +1,126 @@
+"""Bad hyperparameters and bad tensors give an error that names the problem;
+NaN and Inf gradients behave as in the reference implementation."""
+
+import adopt as torch_adopt
+import pytest
+import torch
+
+import optimlab.optim as ours
+
+ADAPTIVE = ["Adam", "AdamW", "AMSGrad", "NAdam", "RAdam", "ADOPT", "AdaShift"]
+EVERY = ["SGD", "Adagrad", "RMSprop", "Adadelta"] + ADAPTIVE
+WITH_EPS = ["Adagrad", "RMSprop", "Adadelta"] + ADAPTIVE
+
+BAD = (
+    [(name, "lr", -0.1) for name in EVERY]
+    + [(name, "weight_decay", -1e-4) for name in EVERY]
+    + [(name, "eps", bad) for name in WITH_EPS for bad in (0.0, -1e-8)]
+    + [(name, "betas", bad) for name in ADAPTIVE
+       for bad in ((1.0, 0.999), (0.9, 1.0), (-0.1, 0.999), (0.9, 1.5), (0.9,))]
+    + [("SGD", "momentum", -0.5), ("SGD", "dampening", 1.0), ("SGD", "convention", "nag"),
+       ("Adagrad", "lr_decay", -1.0), ("Adagrad", "initial_accumulator_value", -1.0),
+       ("RMSprop", "alpha", 1.0), ("RMSprop", "momentum", -0.9), ("Adadelta", "rho", 1.5),
+       ("NAdam", "momentum_decay", -1.0), ("AdaShift", "keep_num", 0),
+       ("AdaShift", "phi", "mean"), ("Adam", "lr", float("nan"))]
+)
+
+
+def param():
+    return torch.zeros(3, requires_grad=True)
+
+
+@pytest.mark.parametrize("name, hyperparameter, value", BAD, ids=str)
+def test_bad_hyperparameter_is_named_with_its_value(name, hyperparameter, value):
+    with pytest.raises(ValueError) as error:
+        getattr(ours, name)([param()], **{hyperparameter: value})
+    message = str(error.value)
+    assert hyperparameter in message and name in message
+    assert str(offending(hyperparameter, value)) in message
+
+
+def offending(hyperparameter, value):
+    """The value the message must show: for betas, the bad one of the pair."""
+    if hyperparameter != "betas" or len(value) != 2:
+        return value
+    return value[0] if not 0 <= value[0] < 1 else value[1]
+
+
+@pytest.mark.parametrize("name", EVERY)
+def test_bad_hyperparameter_in_a_later_group_is_caught(name):
+    with pytest.raises(ValueError, match="lr must be >= 0, got -1"):
+        getattr(ours, name)([{"params": [param()]}, {"params": [param()], "lr": -1}])
+
+
+@pytest.mark.parametrize("hyperparameter, value", [("lr", "0.1"), ("keep_num", 2.0),
+                                                   ("keep_num", True), ("lr", None)])
+def test_wrong_type_is_a_type_error(hyperparameter, value):
+    with pytest.raises(TypeError, match=hyperparameter):
+        ours.AdaShift([param()], **{hyperparameter: value})
+
+
+def test_nesterov_needs_momentum():
+    with pytest.raises(ValueError, match="nesterov=True needs momentum > 0"):
+        ours.SGD([param()], nesterov=True)
+
+
+def test_clip_lambda_must_be_callable():
+    with pytest.raises(TypeError, match="clip_lambda must be callable or None, got 0.25"):
+        ours.ADOPT([param()], clip_lambda=0.25)
+
+
+@pytest.mark.parametrize("name", EVERY)
+def test_integer_parameter_is_a_type_error(name):
+    with pytest.raises(TypeError, match="parameter 1 of group 0 has dtype torch.int64"):
+        getattr(ours, name)([param(), torch.zeros(3, dtype=torch.int64)])
+
+
+@pytest.mark.parametrize("name", EVERY)
+def test_sparse_gradient_is_a_type_error(name):
+    p = param()
+    optimizer = getattr(ours, name)([p])
+    p.grad = torch.zeros(3).to_sparse()
+    with pytest.raises(TypeError, match="parameter 0 of group 0 has a sparse gradient"):
+        optimizer.step()
+
+
+TORCH_COUNTERPARTS = ["SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "NAdam",
+                      "RAdam"]
+
+
+def poisoned_run(make_optimizer, steps=6):
+    """Gradients with NaN in one entry and ±Inf in two others at step 3."""
+    p = torch.linspace(-1, 1, 6, dtype=torch.float64).requires_grad_()
+    optimizer = make_optimizer([p])
+    for t in range(1, steps + 1):
+        g = torch.linspace(0.5, -0.7, 6, dtype=torch.float64) * t
+        if t == 3:
+            g[1], g[3], g[4] = float("nan"), float("inf"), -float("inf")
+        p.grad = g
+        optimizer.step()
+    return p.detach()
+
+
+def assert_same_non_finite_behaviour(mine, theirs):
+    assert torch.equal(torch.isnan(mine), torch.isnan(theirs))
+    assert torch.equal(torch.isinf(mine), torch.isinf(theirs))
+    finite = torch.isfinite(theirs)
+    torch.testing.assert_close(mine[finite], theirs[finite], rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(momentum=0.9)], ids=str)
+@pytest.mark.parametrize("name", TORCH_COUNTERPARTS)
+def test_nan_and_inf_gradients_behave_like_torch(name, kwargs, float64_default):
+    if name != "SGD" and kwargs:
+        kwargs = dict(amsgrad=True) if name in ("Adam", "AdamW") else {}
+    mine = poisoned_run(lambda p: getattr(ours, name)(p, **kwargs))
+    theirs = poisoned_run(lambda p: getattr(torch.optim, name)(p, foreach=False, **kwargs))
+    assert_same_non_finite_behaviour(mine, theirs)
+    assert not torch.isfinite(mine).all()  # the poison did reach the parameters
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning", "ignore::DeprecationWarning")
+def test_nan_and_inf_gradients_behave_like_torch_adopt():
+    mine = poisoned_run(lambda p: ours.ADOPT(p, lr=0.1))
+    theirs = poisoned_run(lambda p: torch_adopt.ADOPT(p, lr=0.1, foreach=False))
+    assert_same_non_finite_behaviour(mine, theirs)
+    assert not torch.isfinite(mine).all()
