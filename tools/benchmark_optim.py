@@ -45,13 +45,12 @@ def candidates(device: str) -> dict[str, tuple[Factory, str, float | None]]:
     """name -> (factory, reference name, target ratio or None)."""
     import adopt as torch_adopt
 
-    fused = device == "cpu" or device == "cuda"
     adam_target = 2.0 if device == "cpu" else None
     sgd_target = 1.25 if device == "cpu" else None
     return {
-        "torch Adam fused": (lambda p: torch.optim.Adam(p, fused=fused), "", None),
+        "torch Adam fused": (lambda p: torch.optim.Adam(p, fused=True), "", None),
         "torch SGD momentum fused": (
-            lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, fused=fused), "", None),
+            lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, fused=True), "", None),
         "torch Adam (default)": (lambda p: torch.optim.Adam(p), "torch Adam fused", None),
         "torch-adopt ADOPT": (lambda p: torch_adopt.ADOPT(p), "torch Adam fused", None),
         "SGD momentum": (lambda p: ours.SGD(p, lr=0.1, momentum=0.9),

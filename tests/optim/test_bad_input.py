@@ -107,11 +107,12 @@ def assert_same_non_finite_behaviour(mine, theirs):
     torch.testing.assert_close(mine[finite], theirs[finite], rtol=1e-12, atol=0)
 
 
-@pytest.mark.parametrize("kwargs", [dict(), dict(momentum=0.9)], ids=str)
-@pytest.mark.parametrize("name", TORCH_COUNTERPARTS)
+NAN_CASES = [(name, {}) for name in TORCH_COUNTERPARTS] + [
+    ("SGD", dict(momentum=0.9)), ("Adam", dict(amsgrad=True)), ("AdamW", dict(amsgrad=True))]
+
+
+@pytest.mark.parametrize("name, kwargs", NAN_CASES, ids=str)
 def test_nan_and_inf_gradients_behave_like_torch(name, kwargs, float64_default):
-    if name != "SGD" and kwargs:
-        kwargs = dict(amsgrad=True) if name in ("Adam", "AdamW") else {}
     mine = poisoned_run(lambda p: getattr(ours, name)(p, **kwargs))
     theirs = poisoned_run(lambda p: getattr(torch.optim, name)(p, foreach=False, **kwargs))
     assert_same_non_finite_behaviour(mine, theirs)

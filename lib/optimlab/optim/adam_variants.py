@@ -53,7 +53,7 @@ class NAdam(Adam):
         state["mu_product"] *= self._mu(group, state["step"])  # Π_t = Π_{t-1} μ_t
 
     def update(self, p, g, state, group):
-        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        lr, beta2, eps = group["lr"], group["betas"][1], group["eps"]
         t, m, v = state["step"], state["m"], state["v"]
         mu, mu_next = self._mu(group, t), self._mu(group, t + 1)
         product, product_next = state["mu_product"], state["mu_product"] * mu_next

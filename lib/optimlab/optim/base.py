@@ -105,12 +105,15 @@ class Optimizer(torch.optim.Optimizer):
 
     # The two paths ---------------------------------------------------------------
     def _params_with_grad(self, group, index: int) -> list[torch.Tensor]:
-        params = [p for p in group["params"] if p.grad is not None]
+        params = []
         for i, p in enumerate(group["params"]):
-            if p.grad is not None and p.grad.is_sparse:
+            if p.grad is None:
+                continue
+            if p.grad.is_sparse:
                 name = type(self).__name__
                 raise TypeError(f"{name}: parameter {i} of group {index} has a sparse "
                                 f"gradient; {name} needs dense gradients")
+            params.append(p)
         return params
 
     def _use_foreach(self, group, params) -> bool:

@@ -27,12 +27,6 @@ class TensorList:
     def __init__(self, tensors: Sequence[torch.Tensor]):
         self.tensors = list(tensors)
 
-    def __len__(self) -> int:
-        return len(self.tensors)
-
-    def __getitem__(self, index: int) -> torch.Tensor:
-        return self.tensors[index]
-
     # In place: self ← f(self, ...)
     def add_(self, other, alpha: float = 1.0) -> "TensorList":
         if isinstance(other, TensorList):
@@ -40,9 +34,6 @@ class TensorList:
         else:
             torch._foreach_add_(self.tensors, other * alpha if alpha != 1 else other)
         return self
-
-    def sub_(self, other, alpha: float = 1.0) -> "TensorList":
-        return self.add_(other, alpha=-alpha)
 
     def mul_(self, other) -> "TensorList":
         torch._foreach_mul_(self.tensors, _unwrap(other))
@@ -92,9 +83,6 @@ class TensorList:
     def mul(self, other) -> "TensorList":
         return TensorList(torch._foreach_mul(self.tensors, _unwrap(other)))
 
-    def div(self, other) -> "TensorList":
-        return TensorList(torch._foreach_div(self.tensors, _unwrap(other)))
-
     def addcmul(self, a: "TensorList", b: "TensorList", value: float = 1.0) -> "TensorList":
         return TensorList(torch._foreach_addcmul(self.tensors, a.tensors, b.tensors,
                                                  value=value))
@@ -104,12 +92,6 @@ class TensorList:
 
     def sqrt(self) -> "TensorList":
         return TensorList(torch._foreach_sqrt(self.tensors))
-
-    def neg(self) -> "TensorList":
-        return TensorList(torch._foreach_neg(self.tensors))
-
-    def clone(self) -> "TensorList":
-        return TensorList([t.clone() for t in self.tensors])
 
 
 def maximum_(a, b):
