@@ -7,9 +7,12 @@ blocks), so a solution edited in a chapter is tested as it is printed.
 from __future__ import annotations
 
 import ast
+import importlib
+import pkgutil
 import re
 import signal
 from contextlib import contextmanager
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -82,56 +85,14 @@ def test_an_unfinished_stub_gets_a_hint_and_no_exception(capsys):
     assert out.startswith("✘ Not done yet") and "gradient_descent" in out
 
 
-# Hand-written wrong answers: the mistakes students really make.
-def gd_wrong_sign(grad, theta0, lr, num_steps):
-    thetas = [theta0]
-    for _ in range(num_steps):
-        thetas.append(thetas[-1] + lr * grad(thetas[-1]))
-    return torch.stack(thetas)
-
-
-def gd_forgets_theta0(grad, theta0, lr, num_steps):
-    thetas, theta = [], theta0
-    for _ in range(num_steps):
-        theta = theta - lr * grad(theta)
-        thetas.append(theta)
-    return torch.stack(thetas) if thetas else theta0[None]
-
-
-def gd_returns_a_list(grad, theta0, lr, num_steps):
-    thetas = [theta0]
-    for _ in range(num_steps):
-        thetas.append(thetas[-1] - lr * grad(thetas[-1]))
-    return thetas
-
-
-def armijo_returns_no_lr(f, grad, theta, lr=1.0, shrink=0.5, c=1e-4):
-    g = grad(theta)
-    while f(theta - lr * g) > f(theta) - c * lr * torch.dot(g, g):
-        lr = lr * shrink
-    return theta - lr * g
-
-
-def armijo_ignores_c(f, grad, theta, lr=1.0, shrink=0.5, c=1e-4):
-    g = grad(theta)
-    while f(theta - lr * g) > f(theta):
-        lr = lr * shrink
-    return theta - lr * g, lr
-
-
-def armijo_halves_always(f, grad, theta, lr=1.0, shrink=0.5, c=1e-4):
-    g = grad(theta)
-    while f(theta - lr * g) > f(theta) - c * lr * torch.dot(g, g):
-        lr = lr * 0.5
-    return theta - lr * g, lr
-
-
-WRONG = {
-    "ex-gd-loop": [(gd_wrong_sign, "differs at index"), (gd_forgets_theta0, "expected shape"),
-                   (gd_returns_a_list, "expected a torch.Tensor")],
-    "ex-armijo": [(armijo_returns_no_lr, "expected 2 values"),
-                  (armijo_ignores_c, "c = "), (armijo_halves_always, "shrink = 0.3")],
-}
+# Hand-written wrong answers, the mistakes students really make: one module per
+# chapter in tests/wrong_answers/, each with a dict WRONG = {label: [(function,
+# a phrase its hint must contain), ...]}.
+WRONG = {}
+for _module in pkgutil.iter_modules([str(Path(__file__).parent / "wrong_answers")]):
+    _wrong = importlib.import_module(f"wrong_answers.{_module.name}").WRONG
+    assert not set(_wrong) & set(WRONG), f"{_module.name} repeats a label"
+    WRONG.update(_wrong)
 
 
 def test_every_exercise_has_wrong_variants():

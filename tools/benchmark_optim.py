@@ -11,7 +11,8 @@ table reports medians and their ratio to the reference:
 * Adam-type optimizers and ADOPT against ``torch.optim.Adam(fused=True)``
   (target on a CPU: at most 2x), and ADOPT also against the authors'
   ``torch-adopt`` (target: faster, ratio below 1);
-* SGD with momentum against ``torch.optim.SGD(momentum=0.9, fused=True)``
+* SGD with momentum (and Nesterov) against ``torch.optim.SGD(momentum=0.9,
+  fused=True)`` with the same ``nesterov`` flag
   (target on a CPU: at most 1.25x).
 
 The numbers are wall-clock times of this machine: compare ratios, not times.
@@ -51,12 +52,15 @@ def candidates(device: str) -> dict[str, tuple[Factory, str, float | None]]:
         "torch Adam fused": (lambda p: torch.optim.Adam(p, fused=True), "", None),
         "torch SGD momentum fused": (
             lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, fused=True), "", None),
+        "torch SGD nesterov fused": (
+            lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, fused=True),
+            "", None),
         "torch Adam (default)": (lambda p: torch.optim.Adam(p), "torch Adam fused", None),
         "torch-adopt ADOPT": (lambda p: torch_adopt.ADOPT(p), "torch Adam fused", None),
         "SGD momentum": (lambda p: ours.SGD(p, lr=0.1, momentum=0.9),
                          "torch SGD momentum fused", sgd_target),
         "SGD nesterov": (lambda p: ours.SGD(p, lr=0.1, momentum=0.9, nesterov=True),
-                         "torch SGD momentum fused", sgd_target),
+                         "torch SGD nesterov fused", sgd_target),
         "Adam": (lambda p: ours.Adam(p), "torch Adam fused", adam_target),
         "AdamW": (lambda p: ours.AdamW(p), "torch Adam fused", adam_target),
         "AMSGrad": (lambda p: ours.AMSGrad(p), "torch Adam fused", adam_target),

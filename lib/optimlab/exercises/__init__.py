@@ -1,9 +1,16 @@
 """Automatic checks for the book's coding exercises (see :mod:`.checking`).
 
-Importing this package registers every chapter's exercises.
+Each chapter's exercises live in a module of this package named after the
+chapter; importing the package imports them all, which registers them.
 """
 
-from . import gradient_descent  # noqa: F401  (registers the chapter's exercises)
+import importlib
+import pkgutil
+
 from .checking import REGISTRY, Case, CheckResult, Exercise, check, evaluate, get_exercise
+
+for _chapter in pkgutil.iter_modules(__path__):
+    if _chapter.name != "checking":
+        importlib.import_module(f"{__name__}.{_chapter.name}")
 
 __all__ = ["REGISTRY", "Case", "CheckResult", "Exercise", "check", "evaluate", "get_exercise"]

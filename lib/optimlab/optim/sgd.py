@@ -83,9 +83,9 @@ class SGD(Optimizer):
             heavy_ball_(b, g, mu)                             # b_t = μ b_{t-1} + g_t
         else:
             b.mul_(mu).add_(g, alpha=1 - group["dampening"])  # b_t = μ b_{t-1} + (1-τ) g_t
-        direction = b                                         # θ_t = θ_{t-1} - η b_t
-        if group["nesterov"] and group["convention"] == "ema":
-            direction = g.mul(1 - mu).add_(b, alpha=mu)       # (1-β) g_t + β b_t
-        elif group["nesterov"]:
-            direction = g.add(b, alpha=mu)                    # g_t + μ b_t
-        p.add_(direction, alpha=-lr)
+        if not group["nesterov"]:
+            p.add_(b, alpha=-lr)                              # θ_t = θ_{t-1} - η b_t
+            return
+        # Nesterov looks ahead along b_t; two passes over θ, no temporary
+        c = 1 - mu if group["convention"] == "ema" else 1.0  # (1-β) or 1
+        p.add_(g, alpha=-lr * c).add_(b, alpha=-lr * mu)      # θ_t = θ_{t-1} - η (c g_t + μ b_t)
