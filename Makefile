@@ -12,7 +12,8 @@ SHARED_DATA ?= ../shared/data
 OPTIMLAB_DATA ?= $(CURDIR)/.data
 export OPTIMLAB_DATA
 
-.PHONY: book test notebooks setup-cells data browser lock clean benchmark mutation
+.PHONY: book test notebooks setup-cells data browser lock clean benchmark mutation \
+	experiments-mnist experiments-cifar10 experiments-smoke audit benchmark-training
 
 book: $(STAMP)
 	$(BIN)/python tools/build_book.py
@@ -50,6 +51,25 @@ browser:
 # Time one optimizer step against torch's fused kernels (prints ratios).
 benchmark: $(STAMP)
 	$(BIN)/python tools/benchmark_optim.py
+
+# The result cache of the Experiments part (book/results/): each command skips the runs
+# already cached, so it continues where an interrupted one stopped.
+experiments-mnist: $(STAMP) data
+	$(BIN)/python -m optimlab.experiments run mnist --threads 1
+
+experiments-cifar10: $(STAMP) data
+	$(BIN)/python -m optimlab.experiments run cifar10 --checkpoint-dir .checkpoints --resume
+
+experiments-smoke: $(STAMP) data
+	$(BIN)/python -m optimlab.experiments run cifar10-smoke
+
+# Recompute every cached run's fingerprint on the CPU (also part of `make test`).
+audit: $(STAMP) data
+	$(BIN)/python -m optimlab.experiments audit
+
+# ResNet-18 training throughput and the optimizer step's share, on the device found.
+benchmark-training: $(STAMP)
+	$(BIN)/python tools/benchmark_training.py
 
 # Mutation check of optimlab.optim: every broken copy must fail a test.
 mutation: $(STAMP)

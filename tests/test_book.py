@@ -109,6 +109,32 @@ def test_math_is_typeset_and_images_load(browser, server, built_book, page, min_
     browser.save_screenshot(str(shot))
 
 
+PLAYERS = """
+return Array.from(document.querySelectorAll('main div.animation')).map(player => {
+  const img = player.querySelector('img[id^="_anim_img"]');
+  return {loaded: Boolean(img && img.complete && img.naturalWidth > 0),
+          src: img ? img.src : '', buttons: player.querySelectorAll('button').length,
+          frames: Number(player.querySelector('input.anim-slider').max) + 1};
+});
+"""
+
+
+def test_adam_chapter_animations_are_embedded_and_play(browser, server, built_book):
+    html = (built_book / "book" / "adam.html").read_text(encoding="utf-8")
+    assert html.count('<div class="animation">') == 2  # the saddle and the valley
+    assert html.count("data:image/jpeg;base64,") >= 2 * 20  # frames are in the page
+    open_page(browser, server, "book/adam.html")
+    players = browser.execute_script(PLAYERS)
+    assert len(players) == 2
+    for player in players:
+        assert player["loaded"] and player["src"].startswith("data:image/jpeg")
+        assert player["buttons"] >= 8 and 20 <= player["frames"] <= 60
+    first = players[0]["src"]
+    next_frame = 'main div.animation button[title="Next frame"]'
+    browser.find_element("css selector", next_frame).click()
+    assert browser.execute_script(PLAYERS)[0]["src"] != first  # the player advances
+
+
 def test_colab_button_opens_this_chapters_notebook(browser, server):
     open_page(browser, server, "book/gradient_descent.html")
     links = browser.execute_script(

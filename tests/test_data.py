@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -107,3 +108,37 @@ def test_command_line_prepare(tmp_path, capsys):
     assert data.main(["prepare", "--source", str(tmp_path / "absent"), "--root",
                       str(tmp_path / "root")]) == 0
     assert "nothing to prepare" in capsys.readouterr().err
+
+
+def test_split_indices_partition_the_set_the_same_way_every_time():
+    train, validation = data.split_indices(100, 30, seed=7)
+    assert len(train) == 70 and len(validation) == 30
+    assert sorted(torch.cat([train, validation]).tolist()) == list(range(100))
+    again = data.split_indices(100, 30, seed=7)
+    assert torch.equal(train, again[0]) and torch.equal(validation, again[1])
+    assert not torch.equal(validation, data.split_indices(100, 30, seed=8)[1])
+    # a pinned value: a change of the permutation algorithm would change every split
+    assert data.split_indices(10, 3, seed=0)[1].tolist() == \
+        np.sort(np.random.Generator(np.random.PCG64(0)).permutation(10)[7:]).tolist()
+
+
+@pytest.mark.parametrize("n, n_validation, seed, bad", [
+    (100, 0, 0, "n_validation"), (100, 100, 0, "n_validation"), (1, 1, 0, "n"),
+    (100, 10, -1, "seed"), (100.0, 10, 0, "n"), (100, True, 0, "n_validation"),
+])
+def test_split_indices_rejects_bad_arguments(n, n_validation, seed, bad):
+    with pytest.raises(ValueError, match=bad):
+        data.split_indices(n, n_validation, seed)
+
+
+def test_mnist_and_cifar10_splits_have_the_recorded_sizes(prepared_root):
+    mnist = data.mnist_splits(prepared_root)
+    assert [len(part.labels) for part in mnist] == [48000, 12000, 10000]
+    assert mnist.train.images.shape[1:] == (28, 28)
+    cifar = data.cifar10_splits(prepared_root)
+    assert [len(part.labels) for part in cifar] == [40000, 10000, 10000]
+    # the split is pinned: the validation part always holds the same images
+    train_idx, validation_idx = data.split_indices(60000, 12000)
+    full = data.load_mnist(True, prepared_root)
+    assert torch.equal(mnist.validation.labels, full.labels[validation_idx])
+    assert torch.bincount(mnist.validation.labels).min() > 1000  # every class present

@@ -16,6 +16,11 @@ Offline machines prepare a root from a read-only copy with::
     python -m optimlab.data prepare --source ../shared/data
 
 which copies (never moves, never writes into the source) what the root lacks.
+
+The experiments split each official training set once, with a fixed seed
+(:data:`SPLIT_SEED`), into a training and a validation part; the official test
+set stays the test set.  :func:`mnist_splits` gives 48k/12k/10k and
+:func:`cifar10_splits` 40k/10k/10k (train/validation/test).
 """
 
 from __future__ import annotations
@@ -138,6 +143,65 @@ def load_cifar10(train: bool = True, root: str | os.PathLike | None = None,
             f"into {npz.parent}.")
     return ImageSet(torch.from_numpy(dataset.data), torch.tensor(dataset.targets),
                     CIFAR10_CLASSES)
+
+
+SPLIT_SEED = 20241104  # fixed once for every experiment (the ADOPT paper's arXiv date)
+MNIST_VALIDATION = 12_000
+CIFAR10_VALIDATION = 10_000
+
+
+class Splits(NamedTuple):
+    """Training, validation and test parts of a data set, each an :class:`ImageSet`."""
+
+    train: ImageSet
+    validation: ImageSet
+    test: ImageSet
+
+
+def split_indices(n: int, n_validation: int, seed: int = SPLIT_SEED
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Split ``range(n)`` at random into training and validation indices.
+
+    A permutation drawn from ``numpy.random.Generator(PCG64(seed))``: the last
+    ``n_validation`` positions are the validation indices, the others the
+    training indices; both are returned sorted, as int64 tensors.  The same
+    ``(n, n_validation, seed)`` gives the same split on every machine.
+    """
+    for name, value in (("n", n), ("n_validation", n_validation), ("seed", seed)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{name} must be an int, got {value!r}")
+    if n < 2:
+        raise ValueError(f"n must be at least 2, got {n}")
+    if not 0 < n_validation < n:
+        raise ValueError(f"n_validation must be in [1, n - 1] = [1, {n - 1}], got {n_validation}")
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    order = np.random.Generator(np.random.PCG64(seed)).permutation(n)
+    train, validation = np.sort(order[:n - n_validation]), np.sort(order[n - n_validation:])
+    return torch.from_numpy(train).long(), torch.from_numpy(validation).long()
+
+
+def _subset(images: ImageSet, indices: torch.Tensor) -> ImageSet:
+    return ImageSet(images.images[indices], images.labels[indices], images.classes)
+
+
+def make_splits(train: ImageSet, test: ImageSet, n_validation: int,
+                seed: int = SPLIT_SEED) -> Splits:
+    """Split ``train`` with :func:`split_indices`; ``test`` is kept as it is."""
+    train_idx, validation_idx = split_indices(len(train.labels), n_validation, seed)
+    return Splits(_subset(train, train_idx), _subset(train, validation_idx), test)
+
+
+def mnist_splits(root: str | os.PathLike | None = None, download: bool = True) -> Splits:
+    """MNIST as 48,000 training, 12,000 validation and the official 10,000 test images."""
+    return make_splits(load_mnist(True, root, download), load_mnist(False, root, download),
+                       MNIST_VALIDATION)
+
+
+def cifar10_splits(root: str | os.PathLike | None = None, download: bool = True) -> Splits:
+    """CIFAR-10 as 40,000 training, 10,000 validation and the official 10,000 test images."""
+    return make_splits(load_cifar10(True, root, download),
+                       load_cifar10(False, root, download), CIFAR10_VALIDATION)
 
 
 def md5sum(path: Path) -> str:

@@ -1,0 +1,66 @@
+"""Exercises of the chapter "AdamW: decoupled weight decay"."""
+
+from __future__ import annotations
+
+import torch
+
+from .checking import Case, Exercise, register
+
+
+def adamw(grad, theta0, lr, weight_decay, num_steps, betas=(0.9, 0.999), eps=1e-8):
+    """Reference: θ_T of AdamW in PyTorch's convention (decay multiplied by lr)."""
+    beta1, beta2 = betas
+    theta = theta0
+    m, v = torch.zeros_like(theta0), torch.zeros_like(theta0)
+    for t in range(1, num_steps + 1):
+        g = grad(theta)
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        m_hat = m / (1 - beta1**t)
+        v_hat = v / (1 - beta2**t)
+        theta = theta - lr * (m_hat / (v_hat.sqrt() + eps) + weight_decay * theta)
+    return theta
+
+
+class DiagonalQuadratic:
+    """Gradient of f(θ) = ½ Σ a_i (θ_i − c_i)², printable for hints."""
+
+    def __init__(self, a, c):
+        self.a = torch.tensor(a, dtype=torch.float64)
+        self.c = torch.tensor(c, dtype=torch.float64)
+        self.text = (f"f(θ) = ½ Σ a_i (θ_i − c_i)² with a = {_vector(a)}, "
+                     f"c = {_vector(c)}")
+
+    def __call__(self, theta):
+        return self.a * (theta - self.c)
+
+
+def _vector(values) -> str:
+    return "(" + ", ".join(f"{v:g}" for v in values) + ")"
+
+
+def _case(a, c, theta0, lr, weight_decay, steps, **options):
+    problem = DiagonalQuadratic(a, c)
+    extra = "".join(f", {k} = {v}" for k, v in options.items())
+    return Case(f"{problem.text}, θ0 = {_vector(theta0)}, lr = {lr}, "
+                f"weight_decay = {weight_decay}, {steps} steps{extra}",
+                (problem, torch.tensor(theta0, dtype=torch.float64), lr, weight_decay,
+                 steps),
+                options)
+
+
+register(Exercise(
+    label="ex-adamw-loop",
+    function_name="adamw",
+    reference=adamw,
+    cases=(
+        _case((1.0,), (0.0,), (1.0,), 0.1, 0.0, 1),
+        _case((1.0, 100.0), (1.0, -1.0), (0.5, 0.5), 0.05, 0.1, 5),
+        _case((0.01, 1.0, 10.0), (2.0, 0.0, 1.0), (1.0, -1.0, 3.0), 0.1, 0.5, 20),
+        _case((1.0, 4.0), (0.0, 0.0), (1e-3, -2e-3), 0.01, 1.0, 10, eps=0.01),
+        _case((2.0, 0.5), (1.0, 1.0), (0.0, 3.0), 0.2, 0.3, 15, betas=(0.5, 0.9)),
+    ),
+    hint="compute m and v from the plain gradient (no λθ in them), correct both for "
+         "bias with 1 − β^t (t counted from 1), and subtract "
+         "lr·(m̂/(√v̂ + ε) + λ·θ_{t-1}).",
+))

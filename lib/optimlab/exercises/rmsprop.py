@@ -1,0 +1,50 @@
+"""Exercises of the chapter "RMSProp and Adadelta"."""
+
+from __future__ import annotations
+
+import torch
+
+from .checking import Case, Exercise, register
+from .gradient_descent import QuadraticCase, rosenbrock_grad, vector
+
+
+def rmsprop(grad, theta0, lr, beta2, eps, num_steps):
+    """Reference: the iterates θ_0, …, θ_T of RMSProp (ε outside the root), stacked."""
+    theta, v = theta0, torch.zeros_like(theta0)
+    thetas = [theta0]
+    for _ in range(num_steps):
+        g = grad(theta)
+        v = beta2 * v + (1 - beta2) * g**2                   # (rms-v)
+        theta = theta - lr * g / (v.sqrt() + eps)            # (rms-update)
+        thetas.append(theta)
+    return torch.stack(thetas)
+
+
+def _t(*values):
+    return torch.tensor(values, dtype=torch.float64)
+
+
+def _case(text, grad, theta0, lr, beta2, eps, steps):
+    return Case(f"{text}, θ0 = {vector(theta0)}, lr = {lr}, beta2 = {beta2}, eps = {eps}, "
+                f"{steps} steps", (grad, _t(*theta0), lr, beta2, eps, steps))
+
+
+_bowl = QuadraticCase((1.0, 25.0))
+_bowl_text = f"f(θ) = ½θᵀAθ with {_bowl.text}"
+_shifted = QuadraticCase((2.0, 0.5), b=(1.0, -1.0))
+register(Exercise(
+    label="ex-rmsprop-loop",
+    function_name="rmsprop",
+    reference=rmsprop,
+    cases=(
+        _case(_bowl_text, _bowl.grad, (2.0, 1.0), 0.05, 0.9, 1e-8, 1),
+        _case(_bowl_text, _bowl.grad, (2.0, 1.0), 0.05, 0.9, 1e-8, 6),
+        _case(f"f(θ) = ½θᵀAθ − bᵀθ with {_shifted.text}", _shifted.grad, (0.5, 2.0),
+              0.2, 0.5, 0.5, 5),
+        _case("Rosenbrock", rosenbrock_grad, (-1.0, 1.5), 0.01, 0.99, 1e-3, 8),
+        _case(_bowl_text, _bowl.grad, (2.0, 1.0), 0.05, 0.9, 1e-8, 0),
+    ),
+    hint="start from v = 0; at every step update v = β2·v + (1 − β2)·g², then step "
+         "θ − lr·g/(√v + eps) (eps outside the square root); return torch.stack of θ0 "
+         "and every iterate.",
+))

@@ -1,0 +1,19 @@
+"""Reproducible training runs with an auditable result cache.
+
+* :mod:`.config`     :class:`Config`, a frozen description of one run, keyed by a hash
+* :mod:`.runner`     :func:`run` trains a config; :func:`fingerprint` its first losses
+* :mod:`.checkpoint` per-epoch npz + json checkpoints of long runs (no pickles)
+* :mod:`.cache`      JSON results under ``book/results/``, :func:`run_or_load`
+* :mod:`.audit`      recompute every cached run's fingerprint on the CPU
+* :mod:`.grids`      the named grids of the book (``mnist``, ``cifar10``, ...)
+* :mod:`.cli`        ``python -m optimlab.experiments run|list|audit``
+"""
+
+from .cache import (MissingResultError, StaleResultError, load, load_experiment,
+                    run_or_load)
+from .config import Config
+from .grids import grid
+from .runner import fingerprint, run
+
+__all__ = ["Config", "run", "fingerprint", "run_or_load", "load", "load_experiment",
+           "grid", "MissingResultError", "StaleResultError"]

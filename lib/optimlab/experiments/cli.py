@@ -1,0 +1,152 @@
+"""``python -m optimlab.experiments``: fill, list and audit the result cache.
+
+    python -m optimlab.experiments run mnist                 # the 48 MNIST runs (CPU)
+    python -m optimlab.experiments run cifar10 --checkpoint-dir .checkpoints --resume
+    python -m optimlab.experiments list mnist
+    python -m optimlab.experiments audit                     # every cached run, on the CPU
+
+``run`` skips every run that is already cached and fresh, so after an
+interruption the same command continues where it stopped; with
+``--checkpoint-dir`` a run also saves its state after every epoch, and
+``--resume`` continues an interrupted run from that checkpoint.  ``--shard i/n``
+runs only every n-th config starting at the i-th, so that n processes can share
+a grid.  A stale cached run (its code changed) is run again and replaced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import torch
+
+from . import audit as audit_module
+from . import cache, grids, runner
+
+__all__ = ["main"]
+
+
+def _configs(args):
+    options = {}
+    if getattr(args, "epochs", None) is not None:
+        options["epochs"] = args.epochs
+    if getattr(args, "seeds", None):
+        options["seeds"] = tuple(args.seeds)
+    if getattr(args, "device", None):
+        options["device"] = args.device
+    return grids.grid(args.grid, **options)
+
+
+def _shard(configs, shard: str | None):
+    if not shard:
+        return configs
+    try:
+        index, count = (int(part) for part in shard.split("/"))
+    except ValueError:
+        raise SystemExit(f"--shard must look like i/n (e.g. 0/2), got {shard!r}") from None
+    if not 0 <= index < count:
+        raise SystemExit(f"--shard i/n needs 0 <= i < n, got {shard!r}")
+    return configs[index::count]
+
+
+def _say(*parts) -> None:
+    print(*parts, flush=True)
+
+
+def command_run(args, argv) -> int:
+    configs = _shard(_configs(args), args.shard)
+    command = "python -m optimlab.experiments " + " ".join(argv)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise SystemExit(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    progress = args.progress if args.progress is not None else sys.stderr.isatty()
+    started, ran = time.perf_counter(), 0
+    for number, config in enumerate(configs, 1):
+        status = cache.describe(config, args.results)
+        prefix = f"[{number}/{len(configs)}] {config.label}"
+        if status == "cached" and not args.force:
+            _say(f"{prefix}: cached, skipped")
+            continue
+        if status.startswith("stale"):
+            _say(f"{prefix}: {status}, running it again")
+        result = runner.run(config, progress=progress, checkpoint_dir=args.checkpoint_dir,
+                            resume=args.resume)
+        path = cache.save(config, result, command=command, root=args.results)
+        ran += 1
+        _say(f"{prefix}: {result['wall_time_s']:.1f} s, validation accuracy "
+             f"{result['evals']['val_accuracy'][-1]:.4f}, test accuracy "
+             f"{result['test']['accuracy']:.4f} -> {path}")
+    _say(f"{ran} run(s) in {time.perf_counter() - started:.1f} s wall time")
+    return 0
+
+
+def command_list(args, argv) -> int:
+    configs = _configs(args)
+    counts: dict[str, int] = {}
+    for config in configs:
+        status = cache.describe(config, args.results)
+        counts[status] = counts.get(status, 0) + 1
+        line = f"{config.key()}  {config.label:32s} {status}"
+        if status == "cached":
+            record = cache.load(config, args.results)
+            line += f"  {record['wall_time_s']:8.1f} s  test accuracy " \
+                    f"{record['test']['accuracy']:.4f}"
+        _say(line)
+    _say(", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+    return 0
+
+
+def command_audit(args, argv) -> int:
+    started = time.perf_counter()
+
+    def report(result):
+        mark = "ok  " if result.ok else "FAIL"
+        _say(f"{mark} {result.path.parent.name}/{result.path.name} {result.label:32s} "
+             f"max rel. diff {result.max_relative_difference:.1e}  {result.reason}")
+
+    results = audit_module.audit(args.experiments or None, args.results, report)
+    failed = [r for r in results if not r.ok]
+    _say(f"audited {len(results)} cached run(s) in {time.perf_counter() - started:.1f} s: "
+         f"{len(failed)} failed")
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="python -m optimlab.experiments",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results", default=None,
+                        help="result cache root (default: $OPTIMLAB_RESULTS or book/results)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def grid_options(sub):
+        sub.add_argument("grid", choices=sorted(grids.GRIDS))
+        sub.add_argument("--epochs", type=int, default=None, help="CIFAR-10 grids: epochs")
+        sub.add_argument("--seeds", type=int, nargs="+", default=None,
+                         help="CIFAR-10 grids: seeds")
+        sub.add_argument("--device", default=None, help="CIFAR-10 grids: cpu or cuda")
+
+    run = commands.add_parser("run", help="run a grid, skipping cached runs")
+    grid_options(run)
+    run.add_argument("--resume", action="store_true",
+                     help="continue interrupted runs from --checkpoint-dir")
+    run.add_argument("--checkpoint-dir", default=None,
+                     help="save each run's state there after every epoch")
+    run.add_argument("--shard", default=None, help="i/n: run configs i, i+n, i+2n, ...")
+    run.add_argument("--force", action="store_true", help="run cached configs again")
+    run.add_argument("--threads", type=int, default=None,
+                     help="torch CPU threads (default: torch's choice)")
+    run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                     help="tqdm progress bars (default: when stderr is a terminal)")
+    listing = commands.add_parser("list", help="the status of every run of a grid")
+    grid_options(listing)
+    auditing = commands.add_parser("audit", help="recompute the fingerprints on the CPU")
+    auditing.add_argument("experiments", nargs="*",
+                          help="experiment folders (default: all under the cache root)")
+    args = parser.parse_args(argv)
+    if args.command == "run" and args.resume and not args.checkpoint_dir:
+        parser.error("--resume needs --checkpoint-dir")
+    handler = {"run": command_run, "list": command_list, "audit": command_audit}
+    return handler[args.command](args, argv)

@@ -1,0 +1,305 @@
+"""Train one :class:`~optimlab.experiments.config.Config` and return its result.
+
+The result is a JSON-ready dict (see :func:`run`): the per-update training loss,
+the validation (and, if asked, test) loss and accuracy at every evaluation, the
+test loss and accuracy after the last update, the wall time, and a *fingerprint*:
+the float32 training losses of the first few updates, computed deterministically
+before the real run (no autocast, no TF32) so that the audit can recompute them
+on any CPU (:func:`fingerprint`).
+
+What makes a run reproducible:
+
+* the initial weights come from ``torch.manual_seed(config.seed)`` on the CPU;
+* epoch ``e`` draws its order and augmentation from a CPU generator seeded with
+  :func:`epoch_seed` ``(seed, e)`` (:class:`optimlab.augment.DeviceBatches`),
+  so the images a run sees do not depend on the device, and a run resumed at
+  an epoch boundary sees the same images as one that never stopped;
+* the learning rate of update ``t`` is set from the schedule before the update.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import time
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import data, models, optim
+from ..augment import CIFAR10_MEAN, CIFAR10_STD, DeviceBatches
+from ..schedules import Cosine, InverseSqrtDecay
+from . import checkpoint
+from .config import Config
+
+__all__ = ["run", "fingerprint", "epoch_seed", "epoch_generator", "lr_at", "float32_list",
+           "build", "train_batches"]
+
+#: Per-channel mean and standard deviation of the training images, in [0, 1] units.
+NORMALISATION = {"mnist": ((0.1307,), (0.3081,)), "cifar10": (CIFAR10_MEAN, CIFAR10_STD)}
+EVAL_BATCH = 1000
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of epoch ``epoch``'s order and augmentation."""
+    return seed * 1_000_003 + epoch
+
+
+def epoch_generator(config: Config, epoch: int) -> torch.Generator:
+    """The CPU generator of epoch ``epoch``'s order and augmentation."""
+    return torch.Generator().manual_seed(epoch_seed(config.seed, epoch))
+
+
+def lr_at(config: Config, t: int) -> float:
+    """The learning rate of update ``t`` (counted from 1)."""
+    if config.schedule == "inverse-sqrt":
+        return config.lr * InverseSqrtDecay(1.0)(t - 1)                  # α / √t
+    if config.schedule == "cosine":
+        return config.lr * Cosine(config.total_steps)(t - 1)
+    return config.lr
+
+
+def float32_list(values) -> list:
+    """Values rounded to float32 as short decimals; NaN and ±inf become None (null)."""
+    array = np.asarray(values, dtype=np.float32).ravel()
+    return [float(str(v)) if np.isfinite(v) else None for v in array]
+
+
+# --- data --------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=2)
+def _splits(dataset: str) -> data.Splits:
+    return data.mnist_splits() if dataset == "mnist" else data.cifar10_splits()
+
+
+def _nhwc(images: torch.Tensor) -> torch.Tensor:
+    return images if images.dim() == 4 else images.unsqueeze(-1)       # MNIST: C = 1
+
+
+@functools.lru_cache(maxsize=8)
+def _batches(dataset: str, part: str, subset: int, batch_size: int, augment: bool,
+             device: str, channels_last: bool) -> DeviceBatches:
+    images = getattr(_splits(dataset), part)
+    x, y = _nhwc(images.images), images.labels
+    if subset:
+        x, y = x[:subset], y[:subset]
+    mean, std = NORMALISATION[dataset]
+    return DeviceBatches(x, y, mean=mean, std=std, batch_size=batch_size, augment=augment,
+                         drop_last=part == "train", device=device,
+                         channels_last=channels_last)
+
+
+def train_batches(config: Config, device: str | torch.device = "cpu") -> DeviceBatches:
+    """The run's training batches; ``.epoch(epoch_generator(config, e))`` is epoch e."""
+    device = torch.device(device)
+    return _batches(config.dataset, "train", config.train_subset, config.batch_size,
+                    config.augment, str(device), _channels_last(config, device))
+
+
+def _eval_batches(config: Config, part: str, device: torch.device) -> DeviceBatches:
+    return _batches(config.dataset, part, config.eval_subset, EVAL_BATCH, False,
+                    str(device), _channels_last(config, device))
+
+
+def _channels_last(config: Config, device: torch.device) -> bool:
+    return device.type == "cuda" and config.model == "resnet18"
+
+
+# --- model, optimizer, one update ------------------------------------------------------
+
+def build(config: Config, device: str | torch.device = "cpu"):
+    """The model (initial weights from ``config.seed``) and its optimizer."""
+    device = torch.device(device)
+    torch.manual_seed(config.seed)
+    model = models.build(config.model).to(device)
+    if _channels_last(config, device):
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = getattr(optim, config.optimizer)(model.parameters(),
+                                                 **config.optimizer_kwargs())
+    return model, optimizer
+
+
+def _autocast(config: Config, device: torch.device):
+    if config.precision == "bf16" and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _update(model, optimizer, x, y, lr: float, autocast) -> torch.Tensor:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    with autocast:
+        loss = F.cross_entropy(model(x), y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
+@torch.no_grad()
+def _evaluate(model, batches: DeviceBatches, autocast) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy over a whole split, in the stored order."""
+    model.eval()
+    total_loss = torch.zeros((), dtype=torch.float64, device=batches.labels.device)
+    correct = torch.zeros((), dtype=torch.int64, device=batches.labels.device)
+    n = batches.labels.shape[0]
+    for start in range(0, n, batches.batch_size):
+        x, y = batches.batch(torch.arange(start, min(start + batches.batch_size, n)))
+        with autocast:
+            logits = model(x)
+        total_loss += F.cross_entropy(logits.float(), y, reduction="sum").double()
+        correct += (logits.argmax(1) == y).sum()
+    model.train()
+    return total_loss.item() / n, correct.item() / n
+
+
+@contextlib.contextmanager
+def _strict_float32():
+    """No TF32 and deterministic cuDNN while the fingerprint is computed."""
+    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
+             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
+         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark) = saved
+
+
+def fingerprint(config: Config, device: str | torch.device = "cpu",
+                steps: int | None = None) -> list:
+    """The float32 training losses of the first ``steps`` updates (default
+    ``config.fingerprint_steps``): the run's own initial weights, batches,
+    augmentation and learning rates, without autocast or TF32, on ``device``."""
+    steps = config.fingerprint_steps if steps is None else steps
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    device = torch.device(device)
+    losses = []
+    with _strict_float32():
+        model, optimizer = build(config, device)
+        model.train()
+        for epoch in range(config.total_epochs):
+            generator = epoch_generator(config, epoch)
+            for x, y in train_batches(config, device).epoch(generator):
+                t = len(losses) + 1
+                losses.append(_update(model, optimizer, x, y, lr_at(config, t),
+                                      contextlib.nullcontext()))
+                if len(losses) == steps:
+                    return float32_list(torch.stack(losses).cpu())
+    raise ValueError(f"steps={steps} is more than the run's {len(losses)} updates")
+
+
+# --- the run ---------------------------------------------------------------------------
+
+def _progress_bar(enabled: bool, total: int, label: str):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=label, unit="step", leave=False, mininterval=1.0)
+
+
+def run(config: Config, *, progress: bool = False, checkpoint_dir=None, resume: bool = False,
+        on_epoch: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Train ``config`` and return its result (the payload of a cache file).
+
+    Keys: ``fingerprint`` (list), ``train_loss`` (one float32 value per update,
+    None where not finite), ``evals`` (lists ``step``, ``epoch``, ``wall_time_s``,
+    ``val_loss``, ``val_accuracy`` and, with ``test_every_eval``, ``test_loss``,
+    ``test_accuracy``), ``test`` (``loss``, ``accuracy`` after the last update),
+    ``wall_time_s`` (training and evaluation, without the fingerprint) and
+    ``fingerprint_time_s``.
+
+    With ``checkpoint_dir`` the state is written there after every epoch (npz and
+    json, see :mod:`.checkpoint`); with ``resume=True`` a run continues from the
+    checkpoint it finds there.  ``progress`` shows a tqdm bar.
+    """
+    device = torch.device(config.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"{config.label}: the config asks for device {config.device!r} "
+                           f"but CUDA is not available here")
+    started = time.perf_counter()
+    fingerprint_losses = fingerprint(config, device)
+    fingerprint_time = time.perf_counter() - started
+
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # the fingerprint above ran without it
+    model, optimizer = build(config, device)
+    autocast = _autocast(config, device)
+    batches = train_batches(config, device)
+    validation = _eval_batches(config, "validation", device)
+    test = _eval_batches(config, "test", device)
+    state = {"step": 0, "epoch": 0, "elapsed": 0.0, "train_loss": [],
+             "evals": {name: [] for name in ("step", "epoch", "wall_time_s", "val_loss",
+                                             "val_accuracy")}}
+    if config.test_every_eval:
+        state["evals"].update(test_loss=[], test_accuracy=[])
+    path = checkpoint.path_for(checkpoint_dir, config) if checkpoint_dir else None
+    if path is not None and resume:
+        state = checkpoint.load(path, config, model, optimizer) or state
+
+    eval_steps = set(config.eval_steps)
+    clock = time.perf_counter() - state["elapsed"]
+
+    def evaluate_now(step: int, epoch: float):
+        evals = state["evals"]
+        loss, accuracy = _evaluate(model, validation, autocast)
+        evals["step"].append(step)
+        evals["epoch"].append(round(epoch, 6))
+        evals["val_loss"].append(float32_list([loss])[0])
+        evals["val_accuracy"].append(accuracy)
+        if config.test_every_eval:
+            loss, accuracy = _evaluate(model, test, autocast)
+            evals["test_loss"].append(float32_list([loss])[0])
+            evals["test_accuracy"].append(accuracy)
+        evals["wall_time_s"].append(round(time.perf_counter() - clock, 3))
+
+    if state["step"] == 0:
+        evaluate_now(0, 0.0)
+    bar = _progress_bar(progress, config.total_steps, config.label)
+    if bar is not None:
+        bar.update(state["step"])
+    model.train()
+    pending: list[torch.Tensor] = []
+    for epoch in range(state["epoch"], config.total_epochs):
+        generator = epoch_generator(config, epoch)
+        for x, y in batches.epoch(generator):
+            t = state["step"] + 1
+            pending.append(_update(model, optimizer, x, y, lr_at(config, t), autocast))
+            state["step"] = t
+            if bar is not None:
+                bar.update(1)
+            if t in eval_steps:
+                state["train_loss"] += float32_list(torch.stack(pending).float().cpu())
+                pending.clear()
+                evaluate_now(t, t / config.steps_per_epoch)
+            if t == config.total_steps:
+                break
+        if pending:
+            state["train_loss"] += float32_list(torch.stack(pending).float().cpu())
+            pending.clear()
+        state["epoch"] = epoch + 1
+        state["elapsed"] = time.perf_counter() - clock
+        if path is not None and state["step"] < config.total_steps:
+            checkpoint.save(path, config, model, optimizer, state)
+        if on_epoch is not None:
+            on_epoch(epoch + 1)
+    if bar is not None:
+        bar.close()
+    test_loss, test_accuracy = _evaluate(model, test, autocast)
+    wall_time = time.perf_counter() - clock
+    if path is not None:
+        checkpoint.remove(path)
+    return {
+        "fingerprint": fingerprint_losses,
+        "train_loss": state["train_loss"],
+        "evals": state["evals"],
+        "test": {"loss": float32_list([test_loss])[0], "accuracy": test_accuracy},
+        "wall_time_s": round(wall_time, 3),
+        "fingerprint_time_s": round(fingerprint_time, 3),
+        "diverged": any(v is None for v in state["train_loss"]),
+    }

@@ -1,0 +1,52 @@
+"""Wrong answers to the momentum chapter's exercises."""
+
+import math
+
+import torch
+
+
+def hb_ema_buffer(grad, theta0, lr, beta, num_steps):
+    thetas, b = [theta0], torch.zeros_like(theta0)
+    for _ in range(num_steps):
+        b = beta * b + (1 - beta) * grad(thetas[-1])
+        thetas.append(thetas[-1] - lr * b)
+    return torch.stack(thetas)
+
+
+def hb_stale_buffer(grad, theta0, lr, beta, num_steps):
+    thetas, b = [theta0], torch.zeros_like(theta0)
+    for _ in range(num_steps):
+        thetas.append(thetas[-1] - lr * b)
+        b = beta * b + grad(thetas[-2])
+    return torch.stack(thetas)
+
+
+def hb_forgets_theta0(grad, theta0, lr, beta, num_steps):
+    thetas, theta, b = [], theta0, torch.zeros_like(theta0)
+    for _ in range(num_steps):
+        b = beta * b + grad(theta)
+        theta = theta - lr * b
+        thetas.append(theta)
+    return torch.stack(thetas) if thetas else theta0[None]
+
+
+def window_floor(beta, fraction):
+    return math.floor(math.log(1 - fraction) / math.log(beta))
+
+
+def window_rule_of_thumb(beta, fraction):
+    return round(1 / (1 - beta))
+
+
+def window_wrong_log(beta, fraction):
+    return math.ceil(math.log(fraction) / math.log(beta))
+
+
+WRONG = {
+    "ex-momentum-heavy-ball": [(hb_ema_buffer, "beta = 0.5"),
+                               (hb_stale_buffer, "differs at index"),
+                               (hb_forgets_theta0, "expected shape")],
+    "ex-momentum-window": [(window_floor, "β = 0.9, fraction = 0.9"),
+                           (window_rule_of_thumb, "expected 22, got 10"),
+                           (window_wrong_log, "β = 0.9, fraction = 0.9")],
+}

@@ -1,0 +1,122 @@
+"""ResNet-18 training throughput on CIFAR-sized images, and the optimizer's share of it.
+
+    python tools/benchmark_training.py                 # the device it finds (CUDA first)
+    python tools/benchmark_training.py --device cpu --batch-size 32 --steps 3
+
+For each optimizer of the ``cifar10`` grid (Adam, AdamW, ADOPT, SGD with momentum,
+with that grid's settings) it trains the ``cifar10`` grid's model exactly as the
+runner does -- the input pipeline of :class:`optimlab.augment.DeviceBatches` with
+random crop and flip, bf16 autocast and channels-last on CUDA, float32 on a CPU --
+for ``--warmup`` untimed and ``--steps`` timed updates, and prints
+
+* images/s: batch size × timed updates / their wall time, and
+* the optimizer step's share: the time inside ``optimizer.step()`` over the time of
+  the whole update, measured in the same updates.
+
+To split the time, the device is synchronised before and after ``optimizer.step()``;
+that costs a little throughput on CUDA (the next forward pass cannot be queued while
+the step runs), so the images/s printed here are a slight underestimate.  The images
+are random pixels unless ``--real-data`` (the speed does not depend on the pixels).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+import torch.nn.functional as F
+
+from optimlab import models, optim
+from optimlab.augment import CIFAR10_MEAN, CIFAR10_STD, DeviceBatches
+from optimlab.experiments.grids import CIFAR10_OPTIMIZERS
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def images(real: bool, n: int):
+    if real:
+        from optimlab.data import load_cifar10
+
+        train = load_cifar10(True)
+        return train.images[:n], train.labels[:n]
+    generator = torch.Generator().manual_seed(0)
+    return (torch.randint(0, 256, (n, 32, 32, 3), dtype=torch.uint8, generator=generator),
+            torch.randint(0, 10, (n,), generator=generator))
+
+
+def measure(name: str, device: torch.device, batches: DeviceBatches, warmup: int,
+            steps: int) -> tuple[float, float]:
+    """(images per second, optimizer share) of ``steps`` timed updates."""
+    torch.manual_seed(0)
+    model = models.resnet18_cifar().to(device)
+    cuda = device.type == "cuda"
+    if cuda:
+        model = model.to(memory_format=torch.channels_last)
+    lr, hyper = CIFAR10_OPTIMIZERS[name]
+    optimizer = getattr(optim, name)(model.parameters(), lr=lr, **hyper)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda)
+    generator = torch.Generator().manual_seed(0)
+    stream = iter(())
+    step_time = 0.0
+    for step in range(warmup + steps):
+        if step == warmup:
+            synchronize(device)
+            started, step_time = time.perf_counter(), 0.0
+        x_y = next(stream, None)
+        if x_y is None:
+            stream = batches.epoch(generator)
+            x_y = next(stream)
+        x, y = x_y
+        with autocast:
+            loss = F.cross_entropy(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        synchronize(device)
+        before = time.perf_counter()
+        optimizer.step()
+        synchronize(device)
+        step_time += time.perf_counter() - before
+    synchronize(device)
+    total = time.perf_counter() - started
+    return steps * batches.batch_size / total, step_time / total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=None,
+                        help="timed updates (default: 100 on CUDA, 5 on a CPU)")
+    parser.add_argument("--warmup", type=int, default=None,
+                        help="untimed updates first (default: 20 on CUDA, 1 on a CPU)")
+    parser.add_argument("--optimizers", nargs="+", default=list(CIFAR10_OPTIMIZERS),
+                        choices=list(CIFAR10_OPTIMIZERS))
+    parser.add_argument("--real-data", action="store_true", help="CIFAR-10 images")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    cuda = device.type == "cuda"
+    steps = args.steps or (100 if cuda else 5)
+    warmup = args.warmup if args.warmup is not None else (20 if cuda else 1)
+    if cuda:
+        torch.backends.cudnn.benchmark = True
+    x, y = images(args.real_data, max(args.batch_size * 8, 1024))
+    batches = DeviceBatches(x, y, mean=CIFAR10_MEAN, std=CIFAR10_STD,
+                            batch_size=args.batch_size, augment=True, drop_last=True,
+                            device=device)
+    name = torch.cuda.get_device_name(device) if cuda else "CPU"
+    print(f"ResNet-18, 32x32 images, batch {args.batch_size}, {name}, "
+          f"{'bf16 autocast, channels-last' if cuda else 'float32'}, "
+          f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads; "
+          f"{warmup} warm-up + {steps} timed updates")
+    for optimizer in args.optimizers:
+        throughput, share = measure(optimizer, device, batches, warmup, steps)
+        print(f"{optimizer:6s} {throughput:9.1f} images/s   optimizer step {share:6.1%} "
+              f"of the update time")
+
+
+if __name__ == "__main__":
+    main()
