@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from build_book import OUTPUT, build
-from notebooks import repository_url
+from notebooks import chapter_notebooks, repository_url
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -91,9 +91,15 @@ def open_page(browser, server, page: str):
     assert browser.execute_async_script(WAIT_FOR_MATHJAX) == "typeset"
 
 
-@pytest.mark.parametrize("page, min_formulas", [("book/intro.html", 10),
-                                                ("book/gradient_descent.html", 30)])
-def test_math_is_typeset_and_images_load(browser, server, built_book, page, min_formulas):
+# Every chapter notebook: its math typeset, at least two figures, all images loaded.
+CHAPTERS = [(f"book/{path.stem}.html", 30 if path.stem == "gradient_descent" else 3, 2)
+            for path in chapter_notebooks()]
+
+
+@pytest.mark.parametrize("page, min_formulas, min_images",
+                         [("book/intro.html", 10, 0)] + CHAPTERS, ids=lambda v: str(v))
+def test_math_is_typeset_and_images_load(browser, server, built_book, page, min_formulas,
+                                         min_images):
     open_page(browser, server, page)
     formulas = browser.execute_script("return document.querySelectorAll('mjx-container').length")
     assert formulas >= min_formulas
@@ -102,8 +108,9 @@ def test_math_is_typeset_and_images_load(browser, server, built_book, page, min_
     images = browser.execute_script(IMAGES)
     broken = [image["src"] for image in images if not image["ok"]]
     assert not broken, f"images that did not load: {broken}"
-    if page.endswith("gradient_descent.html"):
-        assert len(images) >= 4  # the chapter's figures
+    figures = [image for image in images if image["src"].startswith(server)
+               or image["src"].startswith("data:image")]
+    assert len(figures) >= min_images, f"only {len(figures)} figures"
     shot = built_book.parent / "screenshots" / (Path(page).stem + ".png")
     shot.parent.mkdir(exist_ok=True)
     browser.save_screenshot(str(shot))
