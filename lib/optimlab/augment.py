@@ -88,18 +88,23 @@ class DeviceBatches:
               ) -> tuple[torch.Tensor, torch.Tensor]:
         """The images and labels at ``index`` (augmented with randoms from ``generator``)."""
         device = self.images.device
+        on_device = index.to(device, non_blocking=True)
         if self.augment:
-            pixels = self._crop_and_flip(index, generator).to(device, non_blocking=True)
+            pixels = self._crop_and_flip(on_device, generator)
         else:
-            pixels = self.images[index.to(device, non_blocking=True)]
+            pixels = self.images[on_device]
         x = pixels.permute(0, 3, 1, 2)                    # NCHW view of NHWC memory
         x = torch.addcmul(-self.shift, x.float(), self.scale)  # (p/255 - mean) / std
         x = x.contiguous(memory_format=torch.channels_last if self.channels_last
                          else torch.contiguous_format)
-        return x, self.labels[index.to(device, non_blocking=True)]
+        return x, self.labels[on_device]
 
     def _crop_and_flip(self, index: torch.Tensor, generator: torch.Generator | None):
-        """One gather: image i, rows oy_i + r, columns ox_i + c (or reversed if flipped)."""
+        """One gather: image i, rows oy_i + r, columns ox_i + c (or reversed if flipped).
+
+        The offsets and flips are drawn on the CPU from ``generator``; ``index`` is
+        already on the images' device.
+        """
         b, p = index.shape[0], self.padding
         offsets = torch.randint(0, 2 * p + 1, (2, b), generator=generator)
         flip = torch.rand(b, generator=generator) < 0.5
@@ -108,7 +113,7 @@ class DeviceBatches:
         columns = torch.where(flip[:, None], columns.flip(1), columns)  # mirror
         columns = offsets[1, :, None] + columns
         device = self.images.device
-        index, rows, columns = (t.to(device, non_blocking=True) for t in (index, rows, columns))
+        rows, columns = rows.to(device, non_blocking=True), columns.to(device, non_blocking=True)
         return self.images[index[:, None, None], rows[:, :, None], columns[:, None, :]]
 
 

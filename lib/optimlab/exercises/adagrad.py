@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from .checking import Case, Exercise, register
-from .gradient_descent import QuadraticCase, rosenbrock_grad, vector
+from .checking import Case, Exercise, float64, register, vector
+from .gradient_descent import QuadraticCase, rosenbrock_grad
 
 
 def adagrad(grad, theta0, lr, num_steps, eps=1e-10):
@@ -18,15 +18,11 @@ def adagrad(grad, theta0, lr, num_steps, eps=1e-10):
     return torch.stack(thetas)
 
 
-def _t(*values):
-    return torch.tensor(values, dtype=torch.float64)
-
-
 def _case(diagonal, theta0, lr, steps, b=None, **options):
     q = QuadraticCase(diagonal, b)
     extra = "".join(f", {k} = {v}" for k, v in options.items())
     return Case(f"f(θ) = ½θᵀAθ − bᵀθ with {q.text}, θ0 = {vector(theta0)}, lr = {lr}, "
-                f"{steps} steps{extra}", (q.grad, _t(*theta0), lr, steps), options)
+                f"{steps} steps{extra}", (q.grad, float64(theta0), lr, steps), options)
 
 
 register(Exercise(
@@ -40,7 +36,7 @@ register(Exercise(
         _case((1.0, 10.0), (1.0, 1.0), 0.2, 6, eps=0.1),
         _case((1.0, 10.0), (1.0, 1.0), 0.5, 0),
         Case("Rosenbrock, θ0 = (-1, 1.5), lr = 0.1, 25 steps",
-             (rosenbrock_grad, _t(-1.0, 1.5), 0.1, 25)),
+             (rosenbrock_grad, float64((-1.0, 1.5)), 0.1, 25)),
     ),
     hint="start with s = 0 (torch.zeros_like(theta0)); at each step add g² to s "
          "first, then take θ − lr·g / (√s + eps), with eps outside the square root; "

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from .checking import Case, Exercise, register
-from .gradient_descent import QuadraticCase, rosenbrock_grad, vector
+from .checking import Case, Exercise, float64, register, vector
+from .gradient_descent import QuadraticCase, rosenbrock_grad
 
 
 def adam(grad, theta0, lr, beta1, beta2, eps, num_steps):
@@ -24,14 +24,10 @@ def adam(grad, theta0, lr, beta1, beta2, eps, num_steps):
     return torch.stack(thetas)
 
 
-def _t(*values):
-    return torch.tensor(values, dtype=torch.float64)
-
-
 def _adam_case(text, grad, theta0, lr, beta1, beta2, eps, steps):
     return Case(f"{text}, θ0 = {vector(theta0)}, lr = {lr}, β1 = {beta1}, β2 = {beta2}, "
                 f"eps = {eps}, {steps} steps",
-                (grad, _t(*theta0), lr, beta1, beta2, eps, steps))
+                (grad, float64(theta0), lr, beta1, beta2, eps, steps))
 
 
 _bowl = QuadraticCase((1.0, 25.0))

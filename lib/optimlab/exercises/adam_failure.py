@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from .checking import Case, Exercise, register
+from .checking import Case, Exercise, float64, register
 
 
 def period_drift(C, beta2, period):
@@ -58,10 +58,6 @@ def amsgrad_corrected_max(grads, lr, beta1, beta2, eps):
     return torch.stack(thetas)
 
 
-def _grads(*rows):
-    return torch.tensor(rows, dtype=torch.float64)
-
-
 register(Exercise(
     label="ex-adam_failure-amsgrad",
     function_name="amsgrad_corrected_max",
@@ -69,17 +65,17 @@ register(Exercise(
     cases=(
         Case("gradients 3, -1, -1, 3, -1, -1 (one coordinate), lr = 0.1, β1 = 0, "
              "β2 = 0.1, eps = 1e-8",
-             (_grads([3.0], [-1.0], [-1.0], [3.0], [-1.0], [-1.0]), 0.1, 0.0, 0.1, 1e-8)),
+             (float64([[3.0], [-1.0], [-1.0], [3.0], [-1.0], [-1.0]]), 0.1, 0.0, 0.1, 1e-8)),
         Case("gradients 10, 1, 1, 1, 1 (one coordinate), lr = 0.1, β1 = 0.9, β2 = 0.999, "
              "eps = 1e-8",
-             (_grads([10.0], [1.0], [1.0], [1.0], [1.0]), 0.1, 0.9, 0.999, 1e-8)),
+             (float64([[10.0], [1.0], [1.0], [1.0], [1.0]]), 0.1, 0.9, 0.999, 1e-8)),
         Case("gradients (1, -2), (0.5, 4), (-3, 0.1), (2, 2), lr = 0.05, β1 = 0.5, "
              "β2 = 0.9, eps = 0.01",
-             (_grads([1.0, -2.0], [0.5, 4.0], [-3.0, 0.1], [2.0, 2.0]),
+             (float64([[1.0, -2.0], [0.5, 4.0], [-3.0, 0.1], [2.0, 2.0]]),
               0.05, 0.5, 0.9, 0.01)),
         Case("gradients 0.1, 0.2, 5, 0.1, 0.1, 0.1 (one coordinate), lr = 1, β1 = 0.8, "
              "β2 = 0.5, eps = 0.1",
-             (_grads([0.1], [0.2], [5.0], [0.1], [0.1], [0.1]), 1.0, 0.8, 0.5, 0.1)),
+             (float64([[0.1], [0.2], [5.0], [0.1], [0.1], [0.1]]), 1.0, 0.8, 0.5, 0.1)),
     ),
     hint="per step: m and v as in Adam, then v̂_max ← max(v̂_max, v / (1 - β2^t)) (the "
          "maximum of the bias-corrected v, not of v itself), and "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .checking import Case, Exercise, register
+from .checking import Case, Exercise, register, vector
 
 
 def adamw(grad, theta0, lr, weight_decay, num_steps, betas=(0.9, 0.999), eps=1e-8):
@@ -28,21 +28,17 @@ class DiagonalQuadratic:
     def __init__(self, a, c):
         self.a = torch.tensor(a, dtype=torch.float64)
         self.c = torch.tensor(c, dtype=torch.float64)
-        self.text = (f"f(θ) = ½ Σ a_i (θ_i − c_i)² with a = {_vector(a)}, "
-                     f"c = {_vector(c)}")
+        self.text = (f"f(θ) = ½ Σ a_i (θ_i − c_i)² with a = {vector(a)}, "
+                     f"c = {vector(c)}")
 
     def __call__(self, theta):
         return self.a * (theta - self.c)
 
 
-def _vector(values) -> str:
-    return "(" + ", ".join(f"{v:g}" for v in values) + ")"
-
-
 def _case(a, c, theta0, lr, weight_decay, steps, **options):
     problem = DiagonalQuadratic(a, c)
     extra = "".join(f", {k} = {v}" for k, v in options.items())
-    return Case(f"{problem.text}, θ0 = {_vector(theta0)}, lr = {lr}, "
+    return Case(f"{problem.text}, θ0 = {vector(theta0)}, lr = {lr}, "
                 f"weight_decay = {weight_decay}, {steps} steps{extra}",
                 (problem, torch.tensor(theta0, dtype=torch.float64), lr, weight_decay,
                  steps),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .checking import Case, Exercise, register
+from .checking import Case, Exercise, float64, register
 
 
 def adashift(grads, lr, beta1, beta2, n, eps):
@@ -30,12 +30,8 @@ def adashift(grads, lr, beta1, beta2, n, eps):
     return torch.stack(thetas)
 
 
-def _grads(*rows):
-    return torch.tensor(rows, dtype=torch.float64)
-
-
-_cyclic = _grads(*([3.0], [-1.0], [-1.0]) * 3)
-_vector = _grads([1.0, -2.0], [0.5, 4.0], [-3.0, 0.1], [2.0, 2.0], [0.2, -1.0], [1.0, 1.0])
+_cyclic = float64([[3.0], [-1.0], [-1.0]] * 3)
+_vector = float64([[1.0, -2.0], [0.5, 4.0], [-3.0, 0.1], [2.0, 2.0], [0.2, -1.0], [1.0, 1.0]])
 register(Exercise(
     label="ex-adashift-loop",
     function_name="adashift",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .checking import Case, Exercise, register
+from .checking import Case, Exercise, float64, register
 
 
 def adopt_updates(grads, lr, beta1, beta2, eps=1e-6, clip=True):
@@ -23,10 +23,6 @@ def adopt_updates(grads, lr, beta1, beta2, eps=1e-6, clip=True):
     return torch.stack(steps)
 
 
-def _grads(rows):
-    return torch.tensor(rows, dtype=torch.float64)
-
-
 _TOY = [[-10.0], [-10.0], [100.0], [-10.0], [-10.0], [-10.0], [100.0], [-10.0]]
 _VECTOR = [[0.5, -2.0], [1.5, 0.25], [-3.0, 1.0], [0.2, 4.0], [2.5, -0.5], [-1.0, -1.5]]
 _ZERO_START = [[0.0, 1.0], [2.0, -1.0], [1.0, 3.0], [-0.5, 0.5], [4.0, 2.0]]
@@ -37,13 +33,13 @@ register(Exercise(
     reference=adopt_updates,
     cases=(
         Case("toy draws g = (-10, -10, 100, -10, …), clip=False, β = (0.9, 0.5)",
-             (_grads(_TOY), 0.1, 0.9, 0.5), dict(clip=False)),
+             (float64(_TOY), 0.1, 0.9, 0.5), dict(clip=False)),
         Case("a 2-D sequence with mixed magnitudes, clip=False, β = (0.8, 0.3)",
-             (_grads(_VECTOR), 0.05, 0.8, 0.3), dict(clip=False)),
+             (float64(_VECTOR), 0.05, 0.8, 0.3), dict(clip=False)),
         Case("a 2-D sequence with mixed magnitudes, clip=True, β = (0.5, 0.9)",
-             (_grads(_VECTOR), 0.05, 0.5, 0.9), dict(clip=True)),
+             (float64(_VECTOR), 0.05, 0.5, 0.9), dict(clip=True)),
         Case("g_0 = (0, 1): v_0 is 0 in the first coordinate, clip=True",
-             (_grads(_ZERO_START), 0.01, 0.9, 0.999), dict(clip=True, eps=1e-3)),
+             (float64(_ZERO_START), 0.01, 0.9, 0.999), dict(clip=True, eps=1e-3)),
     ),
     hint="v_0 = g_0²; at step t divide g_t by max(√v_{t-1}, ε) BEFORE updating v, clip "
          "at ±t^(1/4) (t = 1 for the first update), average into m, return lr·m, and "

@@ -73,6 +73,16 @@ def get_exercise(label: str) -> Exercise:
         raise KeyError(f"no exercise is labelled {label!r} (known: {known})") from None
 
 
+def float64(values) -> torch.Tensor:
+    """A case's input: a number, a vector or rows of numbers as a float64 tensor."""
+    return torch.tensor(values, dtype=torch.float64)
+
+
+def vector(values) -> str:
+    """A short vector as a case's description prints it: ``(1, 2.5)``."""
+    return "(" + ", ".join(f"{v:g}" for v in values) + ")"
+
+
 def short(value: Any) -> str:
     """A compact, rounded rendering of a value for hints."""
     if isinstance(value, torch.Tensor):

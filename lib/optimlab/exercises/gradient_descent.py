@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .checking import Case, Exercise, register
+from .checking import Case, Exercise, float64, register, vector
 
 
 def gradient_descent(grad, theta0, lr, num_steps):
@@ -48,18 +48,10 @@ def rosenbrock_grad(theta):
     return torch.stack([-2 * (1 - x) - 400 * x * (y - x**2), 200 * (y - x**2)])
 
 
-def vector(values) -> str:
-    return "(" + ", ".join(f"{v:g}" for v in values) + ")"
-
-
-def _t(*values):
-    return torch.tensor(values, dtype=torch.float64)
-
-
 def _gd_case(diagonal, theta0, lr, steps, b=None):
     q = QuadraticCase(diagonal, b)
     return Case(f"f(θ) = ½θᵀAθ − bᵀθ with {q.text}, θ0 = {vector(theta0)}, lr = {lr}, "
-                f"{steps} steps", (q.grad, _t(*theta0), lr, steps))
+                f"{steps} steps", (q.grad, float64(theta0), lr, steps))
 
 
 register(Exercise(
@@ -81,7 +73,7 @@ register(Exercise(
 def _armijo_case(label, f, grad, theta, **options):
     text = ", ".join(f"{k} = {v}" for k, v in options.items())
     return Case(f"{label}, θ = {vector(theta)}" + (f", {text}" if text else ""),
-                (f, grad, _t(*theta)), options)
+                (f, grad, float64(theta)), options)
 
 
 _steep = QuadraticCase((1.0, 10.0))

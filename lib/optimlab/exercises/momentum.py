@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from .checking import Case, Exercise, register
-from .gradient_descent import QuadraticCase, rosenbrock_grad, vector
+from .checking import Case, Exercise, float64, register, vector
+from .gradient_descent import QuadraticCase, rosenbrock_grad
 
 
 def heavy_ball(grad, theta0, lr, beta, num_steps):
@@ -25,14 +25,10 @@ def momentum_window(beta, fraction):
     return K
 
 
-def _t(*values):
-    return torch.tensor(values, dtype=torch.float64)
-
-
 def _hb_case(diagonal, theta0, lr, beta, steps, b=None):
     q = QuadraticCase(diagonal, b)
     return Case(f"f(θ) = ½θᵀAθ − bᵀθ with {q.text}, θ0 = {vector(theta0)}, lr = {lr}, "
-                f"beta = {beta}, {steps} steps", (q.grad, _t(*theta0), lr, beta, steps))
+                f"beta = {beta}, {steps} steps", (q.grad, float64(theta0), lr, beta, steps))
 
 
 register(Exercise(
@@ -46,7 +42,7 @@ register(Exercise(
         _hb_case((1.0, 10.0), (1.0, 1.0), 0.05, 0.0, 4),   # β = 0: gradient descent
         _hb_case((1.0, 10.0), (1.0, 1.0), 0.05, 0.9, 0),
         Case("Rosenbrock, θ0 = (-1, 1.5), lr = 0.0005, beta = 0.9, 20 steps",
-             (rosenbrock_grad, _t(-1.0, 1.5), 0.0005, 0.9, 20)),
+             (rosenbrock_grad, float64((-1.0, 1.5)), 0.0005, 0.9, 20)),
     ),
     hint="start with b = 0 (torch.zeros_like(theta0)); at each step first update "
          "b = beta·b + ∇f(θ) (no factor 1 − beta), then θ = θ − lr·b; return "
