@@ -2,8 +2,9 @@
 
     .venv/bin/python tools/mutate_optim.py [--jobs 2] [module ...]
 
-Each mutant changes one place in the update rules (``update``, ``advance`` and
-the helpers of ``transforms.py``):
+Each mutant changes one place in the update rules (``update``, ``advance``, the
+helpers of ``transforms.py``, and the compiled kernels with the methods that
+compute their numbers):
 
 * a sign flip: ``alpha=-x`` / ``value=-x`` becomes ``+x``, ``-x`` becomes ``x``;
 * ``+`` becomes ``-`` and ``-`` becomes ``+``;
@@ -33,7 +34,12 @@ PACKAGE = ROOT / "lib" / "optimlab"
 OPTIM = PACKAGE / "optim"
 RULE_FUNCTIONS = {"update", "advance", "_mu", "ema_", "ema_of_squares_", "first_step",
                   "second_step", "step",
-                  "bias_correction", "l2_gradient", "decay_weights_", "weight_decay_"}
+                  "bias_correction", "l2_gradient", "decay_weights_", "weight_decay_",
+                  # the numbers of a step, shared by update and the compiled kernels
+                  "step_sizes", "nesterov_step_sizes", "rectification", "momentum_step_size",
+                  "kernel_call", "adam_kernel_call",
+                  # optimlab.optim.compiled
+                  "adam_kernel", "adopt_kernel", "sgd_momentum_kernel"}
 SWAPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult}
 
 

@@ -44,7 +44,9 @@ DEFAULT_RESULTS_URL = ("https://raw.githubusercontent.com/optimlab/from-gd-to-ad
                        "book/results")
 #: Runs below this many (image × layer-size) units take well under a minute on a CPU.
 CHEAP_IMAGES = {"mlp": 100_000, "resnet18": 1_000}
-_OPTIM_SHARED = ("base.py", "transforms.py", "tensorlist.py")
+#: The machinery every optimizer runs on; compiled.py holds the kernels that large
+#: CPU models (the CIFAR-10 smoke runs) use by default.
+_OPTIM_SHARED = ("base.py", "transforms.py", "tensorlist.py", "compiled.py")
 
 
 class MissingResultError(LookupError):
@@ -113,7 +115,8 @@ def code_hashes(config: Config) -> dict[str, str]:
     """Hashes of the source that decides the run's numbers, by component.
 
     ``optimizer``: the optimizer's classes (its own and its optimlab parents) and
-    the shared machinery of :mod:`optimlab.optim` (base, transforms, tensorlist);
+    the shared machinery of :mod:`optimlab.optim` (base, transforms, tensorlist,
+    compiled);
     ``model``: the model's builder (and torchvision's ResNet module for ResNets);
     ``data``: the split functions of :mod:`optimlab.data`.
     """

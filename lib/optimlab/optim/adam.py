@@ -8,6 +8,7 @@ import torch
 
 from . import validation as check
 from .base import Optimizer
+from .compiled import adam_kernel
 from .tensorlist import maximum_
 from .transforms import bias_correction, ema_, ema_of_squares_, weight_decay_
 
@@ -30,6 +31,9 @@ class Adam(Optimizer):
     * ``weight_decay`` :math:`\lambda` adds :math:`\lambda\theta` to :math:`g_t`
       (an L2 penalty), or, with ``decoupled_weight_decay=True``, multiplies
       :math:`\theta` by :math:`1 - \eta\lambda` before the step (AdamW).
+    * ``compiled``: run the update as one compiled loop per large CPU tensor
+      (:mod:`optimlab.optim.compiled`); ``None`` decides by size
+      (:meth:`~optimlab.optim.base.Optimizer.uses_compiled`).
 
     Defaults are the paper's: :math:`\eta = 10^{-3}`, :math:`\beta = (0.9, 0.999)`,
     :math:`\epsilon = 10^{-8}`.  The numbers equal ``torch.optim.Adam``'s.
@@ -37,10 +41,11 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, amsgrad: bool = False,
-                 decoupled_weight_decay: bool = False, *, foreach: bool | None = None):
+                 decoupled_weight_decay: bool = False, *, foreach: bool | None = None,
+                 compiled: bool | None = None):
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, decoupled_weight_decay=decoupled_weight_decay)
-        super().__init__(params, defaults, foreach)
+        super().__init__(params, defaults, foreach, compiled)
 
     def check(self, group):
         check.common(group)
@@ -62,17 +67,40 @@ class Adam(Optimizer):
         ema_of_squares_(v, g, beta2)                       # v_t = β2 v_{t-1} + (1-β2) g_t²
         return g
 
+    def step_sizes(self, state, group) -> tuple[float, float]:
+        """``(ε s, η s / (1 - β1^t))`` with ``s = sqrt(1 - β2^t)``.
+
+        ``sqrt(v̂_t) + ε = (sqrt(v_t) + ε s) / s``, so the bias correction of v
+        moves into two numbers and costs no pass over the tensors.
+        """
+        lr, (beta1, beta2), t = group["lr"], group["betas"], state["step"]
+        s = math.sqrt(bias_correction(beta2, t))
+        return group["eps"] * s, lr * s / bias_correction(beta1, t)
+
     def update(self, p, g, state, group):
-        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        t, m, v = state["step"], state["m"], state["v"]
+        m, v = state["m"], state["v"]
         self.moments(p, g, state, group)                   # m_t, v_t
         if group["amsgrad"]:
             v = maximum_(state["v_max"], v)                # v_max_t = max(v_max_{t-1}, v_t)
-        # sqrt(v̂_t) + ε = (sqrt(v_t) + ε s) / s with s = sqrt(1 - β2^t): one pass less
-        s = math.sqrt(bias_correction(beta2, t))
-        denominator = v.sqrt().add_(eps * s)               # s (sqrt(v̂_t) + ε)
-        step_size = lr * s / bias_correction(beta1, t)     # η s / (1 - β1^t)
+        eps_s, step_size = self.step_sizes(state, group)   # ε s, η s / (1 - β1^t)
+        denominator = v.sqrt().add_(eps_s)                 # s (sqrt(v̂_t) + ε)
         p.addcdiv_(m, denominator, value=-step_size)       # θ_t = θ_{t-1} - η m̂_t / (sqrt(v̂_t) + ε)
+
+    def kernel_call(self, p, g, state, group):
+        return self.adam_kernel_call(state, group, *self.step_sizes(state, group))
+
+    def adam_kernel_call(self, state, group, eps: float, step_size: float,
+                         gradient_step: float = 0.0):
+        """:func:`~optimlab.optim.compiled.adam_kernel` with this step's numbers
+        (NAdam and RAdam pass their own ``eps``, ``step_size``, ``gradient_step``)."""
+        (beta1, beta2), decay = group["betas"], group["weight_decay"]
+        decoupled = group["decoupled_weight_decay"]
+        return adam_kernel, dict(
+            m=state["m"], v=state["v"], v_max=state.get("v_max"),
+            beta1=beta1, beta2=beta2, eps=eps, step_size=step_size,
+            gradient_step=gradient_step, lr=group["lr"], weight_decay=decay,
+            decoupled=decoupled and decay != 0, l2=not decoupled and decay != 0,
+            amsgrad=group["amsgrad"], nesterov=gradient_step != 0)
 
 
 class AdamW(Adam):
@@ -89,9 +117,9 @@ class AdamW(Adam):
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 1e-2, amsgrad: bool = False, *,
-                 foreach: bool | None = None):
+                 foreach: bool | None = None, compiled: bool | None = None):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad,
-                         decoupled_weight_decay=True, foreach=foreach)
+                         decoupled_weight_decay=True, foreach=foreach, compiled=compiled)
 
 
 class AMSGrad(Adam):
@@ -107,6 +135,7 @@ class AMSGrad(Adam):
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, decoupled_weight_decay: bool = False, *,
-                 foreach: bool | None = None):
+                 foreach: bool | None = None, compiled: bool | None = None):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad=True,
-                         decoupled_weight_decay=decoupled_weight_decay, foreach=foreach)
+                         decoupled_weight_decay=decoupled_weight_decay, foreach=foreach,
+                         compiled=compiled)

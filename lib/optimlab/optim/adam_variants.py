@@ -30,11 +30,12 @@ class NAdam(Adam):
 
     def __init__(self, params, lr: float = 2e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum_decay: float = 4e-3,
-                 decoupled_weight_decay: bool = False, *, foreach: bool | None = None):
+                 decoupled_weight_decay: bool = False, *, foreach: bool | None = None,
+                 compiled: bool | None = None):
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         amsgrad=False, decoupled_weight_decay=decoupled_weight_decay,
                         momentum_decay=momentum_decay)
-        Optimizer.__init__(self, params, defaults, foreach)
+        Optimizer.__init__(self, params, defaults, foreach, compiled)
 
     def check(self, group):
         super().check(group)
@@ -52,16 +53,27 @@ class NAdam(Adam):
         state["step"] += 1
         state["mu_product"] *= self._mu(group, state["step"])  # Π_t = Π_{t-1} μ_t
 
-    def update(self, p, g, state, group):
-        lr, beta2, eps = group["lr"], group["betas"][1], group["eps"]
-        t, m, v = state["step"], state["m"], state["v"]
+    def nesterov_step_sizes(self, state, group) -> tuple[float, float, float]:
+        """``(ε s, η s μ_{t+1} / (1 - Π_{t+1}), η s (1 - μ_t) / (1 - Π_t))``, with
+        ``s = sqrt(1 - β2^t)`` as in :meth:`Adam.step_sizes`: the factors of
+        ε, of m_t and of g_t."""
+        lr, beta2, t = group["lr"], group["betas"][1], state["step"]
         mu, mu_next = self._mu(group, t), self._mu(group, t + 1)
         product, product_next = state["mu_product"], state["mu_product"] * mu_next
+        s = math.sqrt(bias_correction(beta2, t))
+        return (group["eps"] * s, lr * s * mu_next / (1 - product_next),
+                lr * s * (1 - mu) / (1 - product))
+
+    def update(self, p, g, state, group):
+        m, v = state["m"], state["v"]
         g = self.moments(p, g, state, group)                    # m_t, v_t
-        s = math.sqrt(bias_correction(beta2, t))                # as in Adam.update
-        denominator = v.sqrt().add_(eps * s)                    # s (sqrt(v̂_t) + ε)
-        p.addcdiv_(g, denominator, value=-lr * s * (1 - mu) / (1 - product))
-        p.addcdiv_(m, denominator, value=-lr * s * mu_next / (1 - product_next))
+        eps_s, step_size, gradient_step = self.nesterov_step_sizes(state, group)
+        denominator = v.sqrt().add_(eps_s)                      # s (sqrt(v̂_t) + ε)
+        p.addcdiv_(g, denominator, value=-gradient_step)        # the (1 - μ_t) g_t term
+        p.addcdiv_(m, denominator, value=-step_size)            # the μ_{t+1} m_t term
+
+    def kernel_call(self, p, g, state, group):
+        return self.adam_kernel_call(state, group, *self.nesterov_step_sizes(state, group))
 
 
 class RAdam(Adam):
@@ -86,22 +98,40 @@ class RAdam(Adam):
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, decoupled_weight_decay: bool = False, *,
-                 foreach: bool | None = None):
+                 foreach: bool | None = None, compiled: bool | None = None):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad=False,
-                         decoupled_weight_decay=decoupled_weight_decay, foreach=foreach)
+                         decoupled_weight_decay=decoupled_weight_decay, foreach=foreach,
+                         compiled=compiled)
 
-    def update(self, p, g, state, group):
-        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        t, m, v = state["step"], state["m"], state["v"]
-        self.moments(p, g, state, group)                        # m_t, v_t
-        step_size = lr / bias_correction(beta1, t)              # η / (1 - β1^t)
+    def momentum_step_size(self, state, group) -> float:
+        """``η / (1 - β1^t)``: the learning rate times m's bias correction."""
+        return group["lr"] / bias_correction(group["betas"][0], state["step"])
+
+    def rectification(self, state, group) -> float | None:
+        """``r_t sqrt(1 - β2^t)``, or None while ρ_t <= 5 (no adaptive step yet)."""
+        beta2, t = group["betas"][1], state["step"]
         rho_inf = 2 / (1 - beta2) - 1                           # ρ_∞
         rho = rho_inf - 2 * t * beta2**t / bias_correction(beta2, t)  # ρ_t
         if rho <= 5:
-            p.add_(m, alpha=-step_size)                         # θ_t = θ_{t-1} - η m̂_t
-            return
+            return None
         r = math.sqrt((rho - 4) * (rho - 2) * rho_inf
                       / ((rho_inf - 4) * (rho_inf - 2) * rho))  # r_t
-        denominator = v.sqrt().add_(eps)                        # sqrt(v_t) + ε
-        scale = r * math.sqrt(bias_correction(beta2, t))        # r_t sqrt(1 - β2^t)
+        return r * math.sqrt(bias_correction(beta2, t))         # r_t sqrt(1 - β2^t)
+
+    def update(self, p, g, state, group):
+        m, v = state["m"], state["v"]
+        self.moments(p, g, state, group)                        # m_t, v_t
+        step_size = self.momentum_step_size(state, group)       # η / (1 - β1^t)
+        scale = self.rectification(state, group)
+        if scale is None:
+            p.add_(m, alpha=-step_size)                         # θ_t = θ_{t-1} - η m̂_t
+            return
+        denominator = v.sqrt().add_(group["eps"])               # sqrt(v_t) + ε
         p.addcdiv_(m, denominator, value=-step_size * scale)    # θ_t = θ_{t-1} - η r_t m̂_t / (sqrt(v̂_t) + ε)
+
+    def kernel_call(self, p, g, state, group):
+        scale = self.rectification(state, group)
+        if scale is None:                                       # the first steps: eager
+            return None
+        step_size = self.momentum_step_size(state, group)
+        return self.adam_kernel_call(state, group, group["eps"], step_size * scale)

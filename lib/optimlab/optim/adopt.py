@@ -8,6 +8,7 @@ import torch
 
 from . import validation as check
 from .base import Optimizer
+from .compiled import adopt_kernel
 from .transforms import ema_, ema_of_squares_, l2_gradient
 
 
@@ -43,6 +44,7 @@ class ADOPT(Optimizer):
     ``weight_decay`` :math:`\lambda` is added to the gradient (also to
     :math:`g_0`), or with ``decouple=True`` applied as
     :math:`\theta \leftarrow (1 - \eta\lambda)\theta` before each update.
+    ``compiled`` as in :class:`~optimlab.optim.Adam`.
     Defaults are the authors': :math:`\eta = 10^{-3}`,
     :math:`\beta = (0.9, 0.9999)`, :math:`\epsilon = 10^{-6}`.
 
@@ -60,13 +62,13 @@ class ADOPT(Optimizer):
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.9999), eps: float = 1e-6,
                  clip_lambda: Callable[[int], float] | None = clip_quarter_power,
                  weight_decay: float = 0.0, decouple: bool = False, *,
-                 foreach: bool | None = None):
+                 foreach: bool | None = None, compiled: bool | None = None):
         if clip_lambda is not None and not callable(clip_lambda):
             raise TypeError(f"ADOPT: clip_lambda must be callable or None, got {clip_lambda!r}")
         self.clip_lambda = clip_lambda
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         decouple=decouple)
-        super().__init__(params, defaults, foreach)
+        super().__init__(params, defaults, foreach, compiled)
 
     def check(self, group):
         check.common(group)
@@ -96,3 +98,15 @@ class ADOPT(Optimizer):
         ema_(m, normalised, beta1)                              # m_t = β1 m_{t-1} + (1-β1) g̃_t
         p.add_(m, alpha=-lr)                                    # θ_t = θ_{t-1} - η m_t
         ema_of_squares_(v, g, beta2)                            # v_t = β2 v_{t-1} + (1-β2) g_t²
+
+    def kernel_call(self, p, g, state, group):
+        t = state["step"] - 1
+        if t == 0:                                              # the initialising call: eager
+            return None
+        clipped, decay = self.clip_lambda is not None, group["weight_decay"]
+        return adopt_kernel, dict(
+            m=state["m"], v=state["v"], lr=group["lr"], beta1=group["betas"][0],
+            beta2=group["betas"][1], eps=group["eps"],
+            clip=float(self.clip_lambda(t)) if clipped else 0.0, weight_decay=decay,
+            decouple=group["decouple"] and decay != 0,
+            l2=not group["decouple"] and decay != 0, clipped=clipped)

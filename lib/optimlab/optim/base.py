@@ -10,7 +10,7 @@ A subclass says three things, in the style of ``torch.optim``:
 Per-step bookkeeping of plain numbers (the step counter ``t``, NAdam's product
 of momentum coefficients) happens once per parameter in ``advance(state, group)``.
 
-The base class runs ``update`` on one of two paths:
+The base class runs ``update`` on one of three paths:
 
 * **per tensor** (the default on a CPU): the rule is applied to each parameter,
   and a large parameter is cut into chunks of ``chunk_size`` elements.  Each chunk
@@ -19,7 +19,11 @@ The base class runs ``update`` on one of two paths:
   small parameters (one chunk or less) are updated together, as below;
 * **multi-tensor** (the default on CUDA, or with ``foreach=True``): the same
   ``update`` receives :class:`~optimlab.optim.tensorlist.TensorList` objects and
-  each line becomes one ``torch._foreach_*`` kernel over all parameters.
+  each line becomes one ``torch._foreach_*`` kernel over all parameters;
+* **compiled** (``compiled=True``, or by default for large CPU tensors, for the
+  optimizers that have a kernel in :mod:`optimlab.optim.compiled`): the
+  subclass's ``kernel_call`` names a one-pass kernel and its numbers for this
+  step, and ``torch.compile`` runs it as one loop per parameter.
 
 Only element-wise rules can be cut into chunks or batched across parameters;
 a subclass whose rule needs a whole tensor (a norm, a maximum) sets
@@ -33,6 +37,7 @@ from typing import Any, Callable, Iterable
 
 import torch
 
+from . import compiled as compiled_kernels
 from . import validation
 from .tensorlist import TensorList
 
@@ -40,7 +45,7 @@ State = dict[str, Any]
 
 
 class Optimizer(torch.optim.Optimizer):
-    """Lazy state, checked hyperparameters, and the two execution paths above."""
+    """Lazy state, checked hyperparameters, and the three execution paths above."""
 
     #: The update of each entry depends only on that entry of p, g and the state.
     elementwise: bool = True
@@ -48,9 +53,21 @@ class Optimizer(torch.optim.Optimizer):
     #: stays in the L2/L3 caches; the fastest of 2^16 ... 2^20 on the CPU the
     #: benchmark in tools/benchmark_optim.py was tuned on).
     chunk_size: int = 1 << 19
+    #: With ``compiled=None``, a step is compiled when the parameters of at least
+    #: ``compile_min_numel`` elements hold ``compile_threshold`` in all (16 MiB of
+    #: float32, a ResNet-18): there a step takes milliseconds, and the compilation
+    #: (seconds, once) pays for itself within a few thousand steps.
+    compile_threshold: int = 1 << 22
+    #: Smaller parameters stay on the eager multi-tensor path even when compiled:
+    #: one compiled call costs 30-40 µs, more than their update.
+    compile_min_numel: int = 1 << 16
 
-    def __init__(self, params: Iterable, defaults: dict[str, Any], foreach: bool | None):
-        super().__init__(params, {**defaults, "foreach": foreach})
+    def __init__(self, params: Iterable, defaults: dict[str, Any], foreach: bool | None,
+                 compiled: bool | None = False):
+        options = {"foreach": foreach}
+        if compiled is not False:  # only the optimizers with a kernel pass it
+            options["compiled"] = compiled
+        super().__init__(params, {**defaults, **options})
 
     # What a subclass provides ----------------------------------------------------
     def check(self, group: dict[str, Any]) -> None:
@@ -66,6 +83,11 @@ class Optimizer(torch.optim.Optimizer):
     def update(self, p, g, state: State, group: dict[str, Any]) -> None:
         raise NotImplementedError
 
+    def kernel_call(self, p, g, state: State, group: dict[str, Any]):
+        """``(kernel, arguments)``: a kernel of :mod:`optimlab.optim.compiled` and
+        everything but ``p, g`` it needs for this step; ``None`` runs ``update``."""
+        return None
+
     # torch.optim.Optimizer -------------------------------------------------------
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         super().add_param_group(param_group)
@@ -78,9 +100,25 @@ class Optimizer(torch.optim.Optimizer):
                                 f"optimized")
         try:
             validation.flag("foreach", group["foreach"])
+            self._check_compiled(group)
             self.check(group)
         except (ValueError, TypeError) as error:
             raise type(error)(f"{name}: {error}") from None
+
+    @staticmethod
+    def _check_compiled(group) -> None:
+        choice = group.get("compiled", False)
+        validation.flag("compiled", choice)
+        if choice is not True:
+            return
+        if group["foreach"] is True:
+            raise ValueError("compiled=True and foreach=True exclude each other: choose "
+                             "the compiled kernels or the multi-tensor path")
+        for i, p in enumerate(group["params"]):
+            if p.device.type != "cpu":
+                raise ValueError(f"compiled=True is for CPU parameters, but parameter {i} "
+                                 f"is on {p.device}; on a GPU the multi-tensor path "
+                                 f"(foreach) is the fast one")
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None):
@@ -96,14 +134,15 @@ class Optimizer(torch.optim.Optimizer):
                 if not state:
                     state.update(self.init_state(p, group))
                 self.advance(state, group)
-            together, alone = self._split(group, params)
+            compiled = self.uses_compiled(group, params)
+            together, alone = self._split(group, params, compiled)
             if together:
                 self._update_together(together, group)
             for p in alone:
-                self._update_alone(p, group)
+                self._update_alone(p, group, compiled)
         return loss
 
-    # The two paths ---------------------------------------------------------------
+    # The three paths -------------------------------------------------------------
     def _params_with_grad(self, group, index: int) -> list[torch.Tensor]:
         params = []
         for i, p in enumerate(group["params"]):
@@ -123,29 +162,57 @@ class Optimizer(torch.optim.Optimizer):
             return all(p.is_cuda for p in params)
         return group["foreach"]
 
-    def _split(self, group, params) -> tuple[list, list]:
+    def uses_compiled(self, group, params) -> bool:
+        """Whether this step of ``group`` runs compiled kernels.
+
+        ``compiled=True``: yes.  ``compiled=None`` (the default of the optimizers
+        that have a kernel): yes on a CPU when the large parameters (at least
+        ``compile_min_numel`` elements) hold ``compile_threshold`` elements in all
+        and ``torch.compile`` is available; never inside a ``torch.compile``d
+        function, which compiles the eager update itself.
+        """
+        choice = group.get("compiled", False)
+        if choice is False or not params or torch.compiler.is_compiling():
+            return False
+        if choice is None:
+            large = sum(p.numel() for p in params if p.numel() >= self.compile_min_numel)
+            return (large >= self.compile_threshold and not self._use_foreach(group, params)
+                    and all(p.device.type == "cpu" for p in params)
+                    and compiled_kernels.available())
+        return True
+
+    def _split(self, group, params, compiled: bool = False) -> tuple[list, list]:
         """Which parameters go through one multi-tensor call, which one by one.
 
-        On a CPU with ``foreach=None``, the small parameters (up to one chunk)
-        are updated together: the multi-tensor call loops over them in C++,
-        which saves the Python overhead of one call per tensor and operation.
+        On a CPU with ``foreach=None``, the small parameters (up to one chunk, and
+        below ``compile_min_numel`` when compiled) are updated together: the
+        multi-tensor call loops over them in C++, which saves the Python
+        overhead of one call per tensor and operation.
         """
         if self._use_foreach(group, params):
             return params, []
         if group["foreach"] is None and self.elementwise:
-            small = [p for p in params if p.numel() <= self.chunk_size]
+            limit = min(self.chunk_size, self.compile_min_numel - 1) if compiled \
+                else self.chunk_size
+            small = [p for p in params if p.numel() <= limit]
             if len(small) > 1:
-                return small, [p for p in params if p.numel() > self.chunk_size]
+                return small, [p for p in params if p.numel() > limit]
         return [], params
 
-    def _update_alone(self, p: torch.Tensor, group) -> None:
+    def _update_alone(self, p: torch.Tensor, group, compiled: bool = False) -> None:
         state, g = self.state[p], p.grad
         n = p.numel()
-        if not self.elementwise or n <= self.chunk_size or not _dense(p, g, state):
+        use_kernel = compiled and n >= self.compile_min_numel
+        flatten = use_kernel or n > self.chunk_size
+        if not self.elementwise or not flatten or not _dense(p, g, state):
             self.update(p, g, state, group)
             return
         flat = {k: v.view(-1) if _same_size(v, n) else v for k, v in state.items()}
         p, g = p.view(-1), g.view(-1)
+        if use_kernel:
+            call = self.kernel_call(p, g, flat, group)
+            if call is not None and compiled_kernels.run(call[0], p, g, **call[1]):
+                return
         length = -(-n // -(-n // self.chunk_size))           # equal chunks, none tiny
         for start in range(0, n, length):
             part = slice(start, start + length)

@@ -1,0 +1,165 @@
+r"""One-pass update rules for large CPU tensors, compiled with ``torch.compile``.
+
+Eager PyTorch runs an update rule one operation at a time: Adam's six lines are
+six passes over the parameter.  :class:`~optimlab.optim.base.Optimizer` cuts a
+large tensor into chunks that stay in the cache, so memory is read about once,
+but every operation still pays its own loop, and ``torch.sqrt`` on a CPU goes
+through MKL's vector library, which on this course's AMD CPU is three times
+slower than the division next to it.  ``torch.compile`` turns the few lines of a
+kernel below into one C++ loop: each element of :math:`\theta, g, m, v` is read
+once, updated in registers and written once, as in ``torch.optim``'s fused
+kernels, whose speed it reaches.
+
+The kernels are the update rules of the optimizers, written so that one
+compiled kernel serves every step: every number that changes from step to step
+(the learning rate, the bias corrections, the clip bound) is an argument and
+enters through tensor arithmetic, never as an operator's scalar option such as
+``value=``, which ``torch.compile`` would freeze and recompile for each new
+value.  Flags (``amsgrad``, ...) select a kernel variant and are compiled once
+each.  The tests prove every kernel equal to its optimizer's eager ``update``.
+
+The first compilation in a process takes about ten seconds on a CPU without
+a warm cache (the C++ compiler runs; later processes reuse the on-disk cache of
+``torch.compile``), each further variant one or two, so an optimizer
+compiles only when asked (``compiled=True``) or, with ``compiled=None``, when
+the tensors are large enough for the compilation to pay: see
+:meth:`Optimizer.uses_compiled <optimlab.optim.base.Optimizer.uses_compiled>`.
+When compiling fails (no C++ compiler, an unsupported Python), the optimizer
+warns once and runs its eager update.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import warnings
+from typing import Callable
+
+import torch
+import torch._dynamo
+
+#: Variants a kernel may have: dtypes x flags x whether p requires grad.
+RECOMPILE_LIMIT = 64
+
+_compiled: dict[Callable, Callable] = {}
+_broken: set[Callable] = set()
+
+
+@functools.lru_cache(maxsize=None)
+def available() -> bool:
+    """Whether ``torch.compile`` can build CPU kernels here (dynamo and a C++ compiler)."""
+    try:
+        from torch._inductor import cpp_builder
+
+        return (torch._dynamo.is_dynamo_supported()
+                and shutil.which(cpp_builder.get_cpp_compiler()) is not None)
+    except Exception:  # an exotic platform: no compiled path, the eager one works
+        return False
+
+
+def run(kernel: Callable, *args, **kwargs) -> bool:
+    """Run the compiled ``kernel``; False (after one warning) if it cannot be compiled.
+
+    The kernels mutate their tensor arguments in place; compilation happens
+    before the first mutation, so after a False the caller runs its eager
+    update on untouched tensors.
+    """
+    if kernel in _broken:
+        return False
+    if kernel not in _compiled:
+        _compiled[kernel] = torch.compile(kernel, dynamic=True, fullgraph=True)
+    arguments = {name: _scalar(name, value) if isinstance(value, float) else value
+                 for name, value in kwargs.items()}
+    # Every dtype and set of flags is a variant, compiled on its first call:
+    # more than dynamo's default limit of 8 per function, which would end in a
+    # hard error.  (Setting the limit around the call costs a microsecond.)
+    config = torch._dynamo.config
+    limit, config.recompile_limit = config.recompile_limit, RECOMPILE_LIMIT
+    try:
+        _compiled[kernel](*args, **arguments)
+    except Exception as error:  # BackendCompilerFailed, Unsupported, a missing compiler
+        _broken.add(kernel)
+        warnings.warn(f"optimlab: torch.compile of {kernel.__name__} failed "
+                      f"({type(error).__name__}: {str(error).splitlines()[0][:200]}); "
+                      f"using the eager update instead", RuntimeWarning, stacklevel=3)
+        return False
+    finally:
+        config.recompile_limit = limit
+    return True
+
+
+@functools.lru_cache(maxsize=256)
+def _scalar(name: str, value: float) -> torch.Tensor:
+    """A float as a 0-dim float64 tensor: ``torch.compile`` may bake a Python
+    float into the kernel as a constant, and then compiles again for each new
+    value; a tensor argument is read when the kernel runs.  Cached, since the
+    parameters of a group share their numbers and the kernels never write
+    them, and by name, since two arguments that are one tensor would make
+    another variant."""
+    return torch.tensor(value, dtype=torch.float64)
+
+
+# --- the kernels --------------------------------------------------------------------
+
+def adam_kernel(p, g, m, v, v_max, beta1: float, beta2: float, eps: float,
+                step_size: float, gradient_step: float, lr: float, weight_decay: float,
+                decoupled: bool, l2: bool, amsgrad: bool, nesterov: bool):
+    r"""Adam, AdamW, AMSGrad, NAdam and RAdam in one pass.
+
+    .. math::
+        \theta \leftarrow (1 - \eta\lambda)\,\theta - (a\, m_t + b\, g_t) / (\sqrt{v_t} + e)
+
+    (the decay only with ``decoupled``; ``l2`` adds :math:`\lambda\theta` to
+    :math:`g_t` instead), with :math:`a` = ``step_size``, :math:`b` = ``gradient_step`` (NAdam's
+    Nesterov term, only with ``nesterov``) and :math:`e` = ``eps``, all chosen
+    by the optimizer for this step (bias corrections included); :math:`v_t` is
+    replaced by the running maximum with ``amsgrad``.
+    """
+    if decoupled:
+        p.mul_(1 - lr * weight_decay)                         # θ ← (1 - ηλ) θ (AdamW)
+    if l2:
+        g = g + weight_decay * p                              # g_t + λθ (L2)
+    m.add_((1 - beta1) * (g - m))                             # m_t = β1 m_{t-1} + (1-β1) g_t
+    v.mul_(beta2).add_((1 - beta2) * g * g)                   # v_t = β2 v_{t-1} + (1-β2) g_t²
+    if amsgrad:
+        v = v_max.copy_(torch.maximum(v_max, v))              # v_max_t = max(v_max_{t-1}, v_t)
+    denominator = v.sqrt() + eps                              # sqrt(v_t) + e
+    if nesterov:
+        p.add_(-gradient_step * (g / denominator))            # NAdam: - b g_t / (...)
+    p.add_(-step_size * (m / denominator))                    # θ_t = θ - a m_t / (sqrt(v_t) + e)
+
+
+def adopt_kernel(p, g, m, v, lr: float, beta1: float, beta2: float, eps: float,
+                 clip: float, weight_decay: float, decouple: bool, l2: bool,
+                 clipped: bool):
+    r"""An ADOPT update (:math:`t \ge 1`) in one pass; see :class:`~optimlab.optim.ADOPT`."""
+    if decouple:
+        p.add_(-lr * weight_decay * p)                        # θ ← θ - ηλθ
+    if l2:
+        g = g + weight_decay * p                              # g_t + λθ_{t-1}
+    normalised = g * torch.rsqrt(v.clamp(min=eps * eps))      # g_t / max(sqrt(v_{t-1}), ε)
+    if clipped:
+        normalised = torch.where(normalised.abs() > clip,     # clip(·, c_t)
+                                 normalised.sign() * clip, normalised)
+    m.add_((1 - beta1) * (normalised - m))                    # m_t = β1 m_{t-1} + (1-β1) g̃_t
+    p.add_(-lr * m)                                           # θ_t = θ_{t-1} - η m_t
+    v.mul_(beta2).add_((1 - beta2) * g * g)                   # v_t = β2 v_{t-1} + (1-β2) g_t²
+
+
+def sgd_momentum_kernel(p, g, b, lr: float, momentum: float, keep: float, gain: float,
+                        weight_decay: float, l2: bool, nesterov: bool):
+    r"""SGD with momentum in one pass: :math:`b_t = \mu' b_{t-1} + k g_t`, then a step
+    along :math:`b_t`, or with ``nesterov`` along :math:`k g_t + \mu b_t`.
+
+    :math:`\mu'` (``keep``) is the momentum :math:`\mu`, except on the first
+    step of PyTorch's convention, where :math:`\mu' = 0, k = 1` give
+    :math:`b_1 = g_1`; :math:`k` (``gain``) is :math:`1 - \tau` in PyTorch's
+    convention (:math:`1` with Nesterov) and :math:`1 - \beta` in the EMA one.
+    """
+    if l2:
+        g = g + weight_decay * p                              # g_t + λθ_{t-1}
+    b.mul_(keep).add_(gain * g)                               # b_t = μ' b_{t-1} + k g_t
+    if nesterov:
+        p.add_(-lr * (gain * g + momentum * b))               # θ_t = θ_{t-1} - η (k g_t + μ b_t)
+    else:
+        p.add_(-lr * b)                                       # θ_t = θ_{t-1} - η b_t

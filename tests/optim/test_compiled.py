@@ -1,0 +1,208 @@
+"""The compiled path (optimlab.optim.compiled): the same numbers as the eager update,
+one compilation per variant whatever the step's numbers, a clear choice of when it
+runs, and a fallback when it cannot compile."""
+
+import io
+import warnings
+
+import pytest
+import torch
+import torch._dynamo
+
+import optimlab.optim as ours
+from optimlab.optim import compiled
+from problems import SHAPES, groups, make_params, run, set_gradients
+
+#: Every optimizer with a kernel, and every flag of the kernels.
+KERNEL_CASES = [
+    ("SGD", dict(lr=0.01, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("SGD", dict(lr=0.01, momentum=0.9, nesterov=True, convention="ema")),
+    ("SGD", dict(lr=0.01, momentum=0.9, dampening=0.3)),
+    ("Adam", dict(amsgrad=True)),
+    ("Adam", dict(weight_decay=0.1)),
+    ("AdamW", dict()),
+    ("NAdam", dict()),
+    ("NAdam", dict(weight_decay=0.1, decoupled_weight_decay=True)),
+    ("RAdam", dict()),
+    ("ADOPT", dict(weight_decay=0.01)),
+    ("ADOPT", dict(clip_lambda=None, weight_decay=0.01, decouple=True)),
+]
+#: float32 costs a second compilation per variant: a few cases suffice.
+FLOAT32_CASES = [KERNEL_CASES[0], KERNEL_CASES[3], KERNEL_CASES[9]]
+
+
+def case_id(case):
+    return case[0] + "".join(f"-{k}={v}" for k, v in case[1].items())
+
+
+def make(case, **extra):
+    name, kwargs = case
+    return lambda params: getattr(ours, name)(groups(params, lr=3e-3), **kwargs, **extra)
+
+
+@pytest.fixture(autouse=True)
+def kernel_for_the_largest_parameter(monkeypatch):
+    """The test problem's (3001,) parameter goes through the kernel, the others not."""
+    monkeypatch.setattr(ours.Optimizer, "compile_min_numel", 1000)
+    monkeypatch.setattr(ours.SGD, "compile_min_numel", 1000)
+
+
+def assert_runs_compiled(case, dtype, steps=50):
+    """The compiled run, checking that it compiled (no fallback warning)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        return run(make(case, compiled=True), steps=steps, dtype=dtype)
+
+
+@pytest.mark.parametrize("case", KERNEL_CASES, ids=case_id)
+def test_kernel_equals_the_eager_update_float64(case):
+    eager = run(make(case, compiled=False), steps=50)
+    fused = assert_runs_compiled(case, torch.float64)
+    # One pass rounds differently from several (θ(1-ηλ) - a m/d against two
+    # steps), by about an ulp per step: 1e-12 after 50 steps.
+    for a, b in zip(fused, eager):
+        torch.testing.assert_close(a, b, rtol=1e-11, atol=1e-13)
+
+
+@pytest.mark.parametrize("case", FLOAT32_CASES, ids=case_id)
+def test_kernel_equals_the_eager_update_float32(case):
+    eager = run(make(case, compiled=False), steps=50, dtype=torch.float32)
+    fused = assert_runs_compiled(case, torch.float32)
+    for a, b in zip(fused, eager):
+        assert a.dtype == torch.float32
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_the_kernel_really_runs(monkeypatch):
+    """Count the kernel's calls: one per step for the one large parameter."""
+    calls = []
+    original = compiled.run
+
+    def counting(kernel, *args, **kwargs):
+        calls.append(kernel.__name__)
+        return original(kernel, *args, **kwargs)
+
+    monkeypatch.setattr(compiled, "run", counting)
+    run(make(KERNEL_CASES[3], compiled=True), steps=10)
+    assert calls == ["adam_kernel"] * 10
+
+
+def test_new_numbers_each_step_do_not_recompile():
+    """The learning rate (a schedule) and the bias corrections change every step;
+    the compiled kernel must take them as arguments, not compile again."""
+    params = make_params()
+    optimizer = ours.Adam(params, compiled=True)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: 1 / (1 + t))
+    generator = torch.Generator().manual_seed(0)
+
+    def steps(n):
+        for _ in range(n):
+            set_gradients(params, generator)
+            optimizer.step()
+            schedule.step()
+
+    steps(3)
+    before = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    steps(20)
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == before
+
+
+def test_resuming_a_compiled_run_gives_the_same_trajectory():
+    def train(optimizer, params, generator, steps):
+        for _ in range(steps):
+            set_gradients(params, generator)
+            optimizer.step()
+
+    params, generator = make_params(), torch.Generator().manual_seed(1)
+    optimizer = ours.ADOPT(params, lr=0.01, compiled=True)
+    train(optimizer, params, generator, 10)
+    saved, weights = io.BytesIO(), [p.detach().clone() for p in params]
+    torch.save(optimizer.state_dict(), saved)
+    rng = generator.get_state()
+    train(optimizer, params, generator, 10)
+    straight = [p.detach().clone() for p in params]
+
+    with torch.no_grad():
+        for p, w in zip(params, weights):
+            p.copy_(w)
+    resumed = ours.ADOPT(params, lr=0.01, compiled=True)
+    saved.seek(0)
+    resumed.load_state_dict(torch.load(saved))
+    generator.set_state(rng)
+    train(resumed, params, generator, 10)
+    assert all(torch.equal(p, s) for p, s in zip(params, straight))
+
+
+# --- when the compiled path runs ---------------------------------------------------
+
+def test_by_default_small_models_stay_eager():
+    params = make_params()
+    optimizer = ours.Adam(params)
+    group = optimizer.param_groups[0]
+    assert group["compiled"] is None
+    assert not optimizer.uses_compiled(group, group["params"])
+
+
+def test_by_default_large_cpu_models_compile(monkeypatch):
+    params = make_params(shapes=SHAPES)
+    optimizer = ours.Adam(params)
+    group = {**optimizer.param_groups[0], "params": params}
+    monkeypatch.setattr(ours.Optimizer, "compile_threshold", 3000)
+    assert optimizer.uses_compiled(group, params)                 # 3001 elements >= 3000
+    assert not optimizer.uses_compiled({**group, "foreach": True}, params)
+    monkeypatch.setattr(compiled, "available", lambda: False)     # no C++ compiler
+    assert not optimizer.uses_compiled(group, params)
+
+
+def test_a_parameter_larger_than_a_chunk_is_never_batched(monkeypatch):
+    """Below compile_min_numel but above a chunk: chunked eager, not the
+    multi-tensor batch, whose passes would each stream it from memory."""
+    monkeypatch.setattr(ours.Optimizer, "compile_min_numel", 5000)
+    params = make_params()                                 # 12, 7, 30 and 3001 elements
+    optimizer = ours.Adam(params, compiled=True)
+    together, alone = optimizer._split(optimizer.param_groups[0], params, compiled=True)
+    assert [p.numel() for p in together] == [12, 7, 30] and alone == [params[3]]
+
+
+def test_optimizers_without_a_kernel_have_no_compiled_option():
+    with pytest.raises(TypeError, match="compiled"):
+        ours.Adagrad(make_params(), compiled=True)
+    optimizer = ours.AdaShift(make_params())
+    assert "compiled" not in optimizer.param_groups[0]
+    assert not optimizer.uses_compiled(optimizer.param_groups[0], make_params())
+
+
+# --- bad input and failures ---------------------------------------------------------
+
+def test_compiled_must_be_a_flag():
+    with pytest.raises(TypeError, match=r"Adam: compiled must be True, False or None, got 'yes'"):
+        ours.Adam(make_params(), compiled="yes")
+
+
+def test_compiled_and_foreach_exclude_each_other():
+    with pytest.raises(ValueError, match="compiled=True and foreach=True"):
+        ours.SGD(make_params(), momentum=0.9, compiled=True, foreach=True)
+
+
+def test_compiled_is_for_cpu_parameters():
+    param = torch.zeros(3, device="meta", requires_grad=True)
+    with pytest.raises(ValueError, match="parameter 0 is on meta"):
+        ours.ADOPT([param], compiled=True)
+
+
+def test_a_failed_compilation_warns_once_and_runs_the_eager_update(monkeypatch):
+    def broken_compile(kernel, **options):
+        def fail(*args, **kwargs):
+            raise RuntimeError("no C++ compiler")
+        return fail
+
+    monkeypatch.setattr(compiled, "_compiled", {})
+    monkeypatch.setattr(compiled, "_broken", set())
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    case = KERNEL_CASES[9]
+    with pytest.warns(RuntimeWarning, match="torch.compile of adopt_kernel failed "
+                                            r"\(RuntimeError: no C\+\+ compiler\)") as caught:
+        fallback = run(make(case, compiled=True), steps=20)
+    assert len([w for w in caught if "adopt_kernel" in str(w.message)]) == 1
+    eager = run(make(case, compiled=False), steps=20)
+    assert all(torch.equal(a, b) for a, b in zip(fallback, eager))
