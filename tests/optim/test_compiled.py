@@ -11,7 +11,7 @@ import torch._dynamo
 
 import optimlab.optim as ours
 from optimlab.optim import compiled
-from problems import SHAPES, groups, make_params, run, set_gradients
+from problems import groups, make_params, run, set_gradients
 
 #: Every optimizer with a kernel, and every flag of the kernels.
 KERNEL_CASES = [
@@ -144,9 +144,9 @@ def test_by_default_small_models_stay_eager():
 
 
 def test_by_default_large_cpu_models_compile(monkeypatch):
-    params = make_params(shapes=SHAPES)
+    params = make_params()
     optimizer = ours.Adam(params)
-    group = {**optimizer.param_groups[0], "params": params}
+    group = optimizer.param_groups[0]
     monkeypatch.setattr(ours.Optimizer, "compile_threshold", 3000)
     assert optimizer.uses_compiled(group, params)                 # 3001 elements >= 3000
     assert not optimizer.uses_compiled({**group, "foreach": True}, params)
