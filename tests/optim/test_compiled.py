@@ -29,6 +29,11 @@ KERNEL_CASES = [
 ]
 #: float32 costs a second compilation per variant: a few cases suffice.
 FLOAT32_CASES = [KERNEL_CASES[0], KERNEL_CASES[3], KERNEL_CASES[9]]
+#: A step where a parameter has no gradient splits its group into batches of
+#: other sizes (and, later, other step counts t), each a compilation of its own
+#: (about a second): these cases cover it, the others run with every gradient.
+SKIPPING_CASES = FLOAT32_CASES
+STEPS = 50
 
 
 def case_id(case):
@@ -40,24 +45,20 @@ def make(case, **extra):
     return lambda params: getattr(ours, name)(groups(params, lr=3e-3), **kwargs, **extra)
 
 
-@pytest.fixture(autouse=True)
-def kernel_for_the_largest_parameter(monkeypatch):
-    """The test problem's (3001,) parameter goes through the kernel, the others not."""
-    monkeypatch.setattr(ours.Optimizer, "compile_min_numel", 1000)
-    monkeypatch.setattr(ours.SGD, "compile_min_numel", 1000)
-
-
-def assert_runs_compiled(case, dtype, steps=50):
-    """The compiled run, checking that it compiled (no fallback warning)."""
+def compare(case, dtype):
+    """Eager and compiled runs of ``case``, checking that the compiled one
+    compiled (no fallback warning)."""
+    skip_every = 7 if case in SKIPPING_CASES else STEPS + 1
+    eager = run(make(case, compiled=False), STEPS, dtype, skip_every=skip_every)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
-        return run(make(case, compiled=True), steps=steps, dtype=dtype)
+        fused = run(make(case, compiled=True), STEPS, dtype, skip_every=skip_every)
+    return fused, eager
 
 
 @pytest.mark.parametrize("case", KERNEL_CASES, ids=case_id)
 def test_kernel_equals_the_eager_update_float64(case):
-    eager = run(make(case, compiled=False), steps=50)
-    fused = assert_runs_compiled(case, torch.float64)
+    fused, eager = compare(case, torch.float64)
     # One pass rounds differently from several (θ(1-ηλ) - a m/d against two
     # steps), by about an ulp per step: 1e-12 after 50 steps.
     for a, b in zip(fused, eager):
@@ -66,25 +67,37 @@ def test_kernel_equals_the_eager_update_float64(case):
 
 @pytest.mark.parametrize("case", FLOAT32_CASES, ids=case_id)
 def test_kernel_equals_the_eager_update_float32(case):
-    eager = run(make(case, compiled=False), steps=50, dtype=torch.float32)
-    fused = assert_runs_compiled(case, torch.float32)
+    fused, eager = compare(case, torch.float32)
     for a, b in zip(fused, eager):
         assert a.dtype == torch.float32
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
-def test_the_kernel_really_runs(monkeypatch):
-    """Count the kernel's calls: one per step for the one large parameter."""
-    calls = []
+def test_one_kernel_call_updates_every_parameter_of_a_group(monkeypatch):
+    """Record what each step hands to the kernel: one call per parameter group
+    (a batch of all its parameters), each parameter that has a gradient once;
+    a parameter without a gradient is left out, which splits its group."""
+    batches = []
     original = compiled.run
 
-    def counting(kernel, *args, **kwargs):
-        calls.append(kernel.__name__)
-        return original(kernel, *args, **kwargs)
+    def recording(kernel, params, grads, **arguments):
+        batches.append((kernel.__name__, [id(p) for p in params]))
+        return original(kernel, params, grads, **arguments)
 
-    monkeypatch.setattr(compiled, "run", counting)
-    run(make(KERNEL_CASES[3], compiled=True), steps=10)
-    assert calls == ["adam_kernel"] * 10
+    monkeypatch.setattr(compiled, "run", recording)
+    params = make_params()
+    optimizer = ours.Adam(groups(params), amsgrad=True, compiled=True)
+    generator = torch.Generator().manual_seed(0)
+    for skip in [None, None, 1, None]:
+        batches.clear()
+        set_gradients(params, generator, skip)
+        optimizer.step()
+        updated = sorted(i for _, batch in batches for i in batch)
+        assert updated == sorted(id(p) for p in params if p.grad is not None)
+        assert {name for name, _ in batches} == {"adam_kernel"}
+    assert len(batches) == 3   # after the skip, params[1] is one step behind params[0]
+    steps = [optimizer.state[p]["step"] for p in params]
+    assert steps == [4, 3, 4, 4]
 
 
 def test_new_numbers_each_step_do_not_recompile():
@@ -152,16 +165,6 @@ def test_by_default_large_cpu_models_compile(monkeypatch):
     assert not optimizer.uses_compiled({**group, "foreach": True}, params)
     monkeypatch.setattr(compiled, "available", lambda: False)     # no C++ compiler
     assert not optimizer.uses_compiled(group, params)
-
-
-def test_a_parameter_larger_than_a_chunk_is_never_batched(monkeypatch):
-    """Below compile_min_numel but above a chunk: chunked eager, not the
-    multi-tensor batch, whose passes would each stream it from memory."""
-    monkeypatch.setattr(ours.Optimizer, "compile_min_numel", 5000)
-    params = make_params()                                 # 12, 7, 30 and 3001 elements
-    optimizer = ours.Adam(params, compiled=True)
-    together, alone = optimizer._split(optimizer.param_groups[0], params, compiled=True)
-    assert [p.numel() for p in together] == [12, 7, 30] and alone == [params[3]]
 
 
 def test_optimizers_without_a_kernel_have_no_compiled_option():

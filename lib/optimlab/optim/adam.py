@@ -8,7 +8,7 @@ import torch
 
 from . import validation as check
 from .base import Optimizer
-from .compiled import adam_kernel
+from .compiled import adam_kernel, weight_decay_arguments
 from .tensorlist import maximum_
 from .transforms import bias_correction, ema_, ema_of_squares_, weight_decay_
 
@@ -31,9 +31,9 @@ class Adam(Optimizer):
     * ``weight_decay`` :math:`\lambda` adds :math:`\lambda\theta` to :math:`g_t`
       (an L2 penalty), or, with ``decoupled_weight_decay=True``, multiplies
       :math:`\theta` by :math:`1 - \eta\lambda` before the step (AdamW).
-    * ``compiled``: run the update as one compiled loop per large CPU tensor
-      (:mod:`optimlab.optim.compiled`); ``None`` decides by size
-      (:meth:`~optimlab.optim.base.Optimizer.uses_compiled`).
+    * ``compiled``: run the update as one compiled one-pass loop over the CPU
+      parameters (:mod:`optimlab.optim.compiled`); ``None`` decides by the
+      model's size (:meth:`~optimlab.optim.base.Optimizer.uses_compiled`).
 
     Defaults are the paper's: :math:`\eta = 10^{-3}`, :math:`\beta = (0.9, 0.999)`,
     :math:`\epsilon = 10^{-8}`.  The numbers equal ``torch.optim.Adam``'s.
@@ -93,14 +93,13 @@ class Adam(Optimizer):
                          gradient_step: float = 0.0):
         """:func:`~optimlab.optim.compiled.adam_kernel` with this step's numbers
         (NAdam and RAdam pass their own ``eps``, ``step_size``, ``gradient_step``)."""
-        (beta1, beta2), decay = group["betas"], group["weight_decay"]
-        decoupled = group["decoupled_weight_decay"]
+        beta1, beta2 = group["betas"]
         return adam_kernel, dict(
             m=state["m"], v=state["v"], v_max=state.get("v_max"),
             beta1=beta1, beta2=beta2, eps=eps, step_size=step_size,
-            gradient_step=gradient_step, lr=group["lr"], weight_decay=decay,
-            decoupled=decoupled and decay != 0, l2=not decoupled and decay != 0,
-            amsgrad=group["amsgrad"], nesterov=gradient_step != 0)
+            gradient_step=gradient_step, lr=group["lr"],
+            amsgrad=group["amsgrad"], nesterov=gradient_step != 0,
+            **weight_decay_arguments(group["weight_decay"], group["decoupled_weight_decay"]))
 
 
 class AdamW(Adam):

@@ -8,7 +8,7 @@ import torch
 
 from . import validation as check
 from .base import Optimizer
-from .compiled import adopt_kernel
+from .compiled import adopt_kernel, weight_decay_arguments
 from .transforms import ema_, ema_of_squares_, l2_gradient
 
 
@@ -103,10 +103,9 @@ class ADOPT(Optimizer):
         t = state["step"] - 1
         if t == 0:                                              # the initialising call: eager
             return None
-        clipped, decay = self.clip_lambda is not None, group["weight_decay"]
+        clipped = self.clip_lambda is not None
         return adopt_kernel, dict(
             m=state["m"], v=state["v"], lr=group["lr"], beta1=group["betas"][0],
             beta2=group["betas"][1], eps=group["eps"],
-            clip=float(self.clip_lambda(t)) if clipped else 0.0, weight_decay=decay,
-            decouple=group["decouple"] and decay != 0,
-            l2=not group["decouple"] and decay != 0, clipped=clipped)
+            clip=float(self.clip_lambda(t)) if clipped else 0.0, clipped=clipped,
+            **weight_decay_arguments(group["weight_decay"], group["decouple"]))

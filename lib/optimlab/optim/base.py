@@ -20,10 +20,10 @@ The base class runs ``update`` on one of three paths:
 * **multi-tensor** (the default on CUDA, or with ``foreach=True``): the same
   ``update`` receives :class:`~optimlab.optim.tensorlist.TensorList` objects and
   each line becomes one ``torch._foreach_*`` kernel over all parameters;
-* **compiled** (``compiled=True``, or by default for large CPU tensors, for the
+* **compiled** (``compiled=True``, or by default for large CPU models, for the
   optimizers that have a kernel in :mod:`optimlab.optim.compiled`): the
   subclass's ``kernel_call`` names a one-pass kernel and its numbers for this
-  step, and ``torch.compile`` runs it as one loop per parameter.
+  step, and one call of a ``torch.compile``d loop runs it on every parameter.
 
 Only element-wise rules can be cut into chunks or batched across parameters;
 a subclass whose rule needs a whole tensor (a norm, a maximum) sets
@@ -53,14 +53,11 @@ class Optimizer(torch.optim.Optimizer):
     #: stays in the L2/L3 caches; the fastest of 2^16 ... 2^20 on the CPU the
     #: benchmark in tools/benchmark_optim.py was tuned on).
     chunk_size: int = 1 << 19
-    #: With ``compiled=None``, a step is compiled when the parameters of at least
-    #: ``compile_min_numel`` elements hold ``compile_threshold`` in all (16 MiB of
-    #: float32, a ResNet-18): there a step takes milliseconds, and the compilation
-    #: (seconds, once) pays for itself within a few thousand steps.
+    #: With ``compiled=None``, a step is compiled when the parameters hold
+    #: ``compile_threshold`` elements in all (16 MiB of float32, a ResNet-18 has
+    #: 11.7M): there a step takes milliseconds, and the compilation (seconds,
+    #: once per model) pays for itself within a few thousand steps.
     compile_threshold: int = 1 << 22
-    #: Smaller parameters stay on the eager multi-tensor path even when compiled:
-    #: one compiled call costs 30-40 µs, more than their update.
-    compile_min_numel: int = 1 << 16
 
     def __init__(self, params: Iterable, defaults: dict[str, Any], foreach: bool | None,
                  compiled: bool | None = False):
@@ -85,7 +82,10 @@ class Optimizer(torch.optim.Optimizer):
 
     def kernel_call(self, p, g, state: State, group: dict[str, Any]):
         """``(kernel, arguments)``: a kernel of :mod:`optimlab.optim.compiled` and
-        everything but ``p, g`` it needs for this step; ``None`` runs ``update``."""
+        everything but ``p, g`` it needs for this step; ``None`` runs ``update``.
+
+        Called with :class:`TensorList` objects for a batch of parameters whose
+        plain-number state agrees, like ``update`` on the multi-tensor path."""
         return None
 
     # torch.optim.Optimizer -------------------------------------------------------
@@ -134,12 +134,13 @@ class Optimizer(torch.optim.Optimizer):
                 if not state:
                     state.update(self.init_state(p, group))
                 self.advance(state, group)
-            compiled = self.uses_compiled(group, params)
-            together, alone = self._split(group, params, compiled)
+            if self.uses_compiled(group, params):
+                params = self._run_kernels(params, group)
+            together, alone = self._split(group, params)
             if together:
                 self._update_together(together, group)
             for p in alone:
-                self._update_alone(p, group, compiled)
+                self._update_alone(p, group)
         return loss
 
     # The three paths -------------------------------------------------------------
@@ -166,53 +167,62 @@ class Optimizer(torch.optim.Optimizer):
         """Whether this step of ``group`` runs compiled kernels.
 
         ``compiled=True``: yes.  ``compiled=None`` (the default of the optimizers
-        that have a kernel): yes on a CPU when the large parameters (at least
-        ``compile_min_numel`` elements) hold ``compile_threshold`` elements in all
-        and ``torch.compile`` is available; never inside a ``torch.compile``d
-        function, which compiles the eager update itself.
+        that have a kernel): yes on a CPU when the parameters hold
+        ``compile_threshold`` elements in all and ``torch.compile`` is available;
+        never inside a ``torch.compile``d function, which compiles the eager
+        update itself.
         """
         choice = group.get("compiled", False)
         if choice is False or not params or torch.compiler.is_compiling():
             return False
         if choice is None:
-            large = sum(p.numel() for p in params if p.numel() >= self.compile_min_numel)
-            return (large >= self.compile_threshold and not self._use_foreach(group, params)
+            size = sum(p.numel() for p in params)
+            return (size >= self.compile_threshold and not self._use_foreach(group, params)
                     and all(p.device.type == "cpu" for p in params)
                     and compiled_kernels.available())
         return True
 
-    def _split(self, group, params, compiled: bool = False) -> tuple[list, list]:
+    def _split(self, group, params) -> tuple[list, list]:
         """Which parameters go through one multi-tensor call, which one by one.
 
-        On a CPU with ``foreach=None``, the small parameters (up to one chunk, and
-        below ``compile_min_numel`` when compiled) are updated together: the
-        multi-tensor call loops over them in C++, which saves the Python
-        overhead of one call per tensor and operation.
+        On a CPU with ``foreach=None``, the small parameters (up to one chunk)
+        are updated together: the multi-tensor call loops over them in C++,
+        which saves the Python overhead of one call per tensor and operation.
         """
         if self._use_foreach(group, params):
             return params, []
         if group["foreach"] is None and self.elementwise:
-            limit = min(self.chunk_size, self.compile_min_numel - 1) if compiled \
-                else self.chunk_size
-            small = [p for p in params if p.numel() <= limit]
+            small = [p for p in params if p.numel() <= self.chunk_size]
             if len(small) > 1:
-                return small, [p for p in params if p.numel() > limit]
+                return small, [p for p in params if p.numel() > self.chunk_size]
         return [], params
 
-    def _update_alone(self, p: torch.Tensor, group, compiled: bool = False) -> None:
+    def _run_kernels(self, params, group) -> list[torch.Tensor]:
+        """One compiled call per batch (see ``_batches``); returns the parameters
+        left to the eager paths: those of a step without a kernel (``kernel_call``
+        gives None) or whose compilation failed."""
+        left = []
+        for batch, state in self._batches(params):
+            grads = [p.grad for p in batch]
+            call = self.kernel_call(TensorList(batch), TensorList(grads), state, group)
+            if call is None:
+                left += batch
+                continue
+            kernel, arguments = call
+            arguments = {name: value.tensors if isinstance(value, TensorList) else value
+                         for name, value in arguments.items()}
+            if not compiled_kernels.run(kernel, batch, grads, **arguments):
+                left += batch
+        return left
+
+    def _update_alone(self, p: torch.Tensor, group) -> None:
         state, g = self.state[p], p.grad
         n = p.numel()
-        use_kernel = compiled and n >= self.compile_min_numel
-        flatten = use_kernel or n > self.chunk_size
-        if not self.elementwise or not flatten or not _dense(p, g, state):
+        if not self.elementwise or n <= self.chunk_size or not _dense(p, g, state):
             self.update(p, g, state, group)
             return
         flat = {k: v.view(-1) if _same_size(v, n) else v for k, v in state.items()}
         p, g = p.view(-1), g.view(-1)
-        if use_kernel:
-            call = self.kernel_call(p, g, flat, group)
-            if call is not None and compiled_kernels.run(call[0], p, g, **call[1]):
-                return
         length = -(-n // -(-n // self.chunk_size))           # equal chunks, none tiny
         for start in range(0, n, length):
             part = slice(start, start + length)
@@ -220,6 +230,14 @@ class Optimizer(torch.optim.Optimizer):
             self.update(p[part], g[part], chunk, group)
 
     def _update_together(self, params, group) -> None:
+        for batch, state in self._batches(params):
+            grads = TensorList([p.grad for p in batch])
+            self.update(TensorList(batch), grads, state, group)
+
+    def _batches(self, params):
+        """``(parameters, state)`` for each set of parameters of one device and
+        dtype whose plain-number state agrees (usually all: the same step t);
+        the state's tensors are gathered into :class:`TensorList` objects."""
         batches = defaultdict(list)
         for p in params:
             numbers = tuple((k, v) for k, v in self.state[p].items()
@@ -231,8 +249,7 @@ class Optimizer(torch.optim.Optimizer):
             for key, value in states[0].items():
                 if isinstance(value, torch.Tensor):
                     state[key] = TensorList([s[key] for s in states])
-            grads = TensorList([p.grad for p in batch])
-            self.update(TensorList(batch), grads, state, group)
+            yield batch, state
 
 
 def _same_size(value, n: int) -> bool:

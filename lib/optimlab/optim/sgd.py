@@ -39,12 +39,6 @@ class SGD(Optimizer):
     Defaults as ``torch.optim.SGD`` (``lr=1e-3``), whose numbers this equals.
     """
 
-    #: Its eager update is two or three passes over a cached chunk, close to a fused
-    #: kernel already: compiling pays only on very large tensors (measured with
-    #: tools/benchmark_optim.py: slower than eager on ResNet-18's tensors of 0.6M
-    #: to 2.4M elements, faster on one of 10M).
-    compile_min_numel = 1 << 22
-
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0,
                  dampening: float = 0.0, weight_decay: float = 0.0,
                  nesterov: bool = False, convention: str = "pytorch", *,
