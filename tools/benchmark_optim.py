@@ -18,7 +18,8 @@ table reports medians and their ratio to the reference:
 On a CPU, parameter sets this large make the optimizers that have a compiled
 kernel use it (``compiled=None``, see ``optimlab.optim.compiled``); their rows
 "(eager)" time the same optimizers with ``compiled=False``, the chunked eager
-path.  The warm-up steps include the compilation (seconds per kernel, once).
+path.  The warm-up steps include the compilation (about 20 s per kernel and
+parameter set without a warm on-disk cache, once).
 
 The numbers are wall-clock times of this machine: compare ratios, not times.
 """

@@ -120,6 +120,34 @@ def test_new_numbers_each_step_do_not_recompile():
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == before
 
 
+def test_non_contiguous_parameters_take_the_kernel_as_they_are():
+    """The eager path cuts only contiguous tensors into chunks; the kernel takes
+    any strides (here a transposed and a channels-last parameter)."""
+    def params():
+        generator = torch.Generator().manual_seed(3)
+        transposed = torch.randn(7, 5, generator=generator, dtype=torch.float64).t()
+        channels_last = torch.randn(2, 3, 4, 4, generator=generator, dtype=torch.float64)
+        return [transposed.requires_grad_(),
+                channels_last.to(memory_format=torch.channels_last).requires_grad_()]
+
+    def train(compiled_choice):
+        ps = params()
+        optimizer = ours.AdamW(ps, lr=0.01, compiled=compiled_choice)
+        generator = torch.Generator().manual_seed(4)
+        for _ in range(5):
+            set_gradients(ps, generator)
+            optimizer.step()
+        return ps
+
+    assert not params()[0].is_contiguous() and not params()[1].is_contiguous()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        fused = train(True)
+    for a, b in zip(fused, train(False)):
+        assert a.stride() == b.stride()
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)
+
+
 def test_resuming_a_compiled_run_gives_the_same_trajectory():
     def train(optimizer, params, generator, steps):
         for _ in range(steps):
