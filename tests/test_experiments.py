@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from optimlab.experiments import (Config, MissingResultError, StaleResultError, audit,
-                                  cache, checkpoint, cli, grids, runner)
+                                  cache, checkpoint, cli, grids, records, runner)
 
 
 def tiny(**changes) -> Config:
@@ -126,16 +126,35 @@ def test_cache_round_trip_with_provenance(tmp_path, tiny_result):
     assert [r["key"] for r in cache.load_experiment("test", tmp_path)] == [config.key()]
 
 
-def test_a_changed_code_hash_makes_the_result_stale(tmp_path, tiny_result):
+def _rewrite(path, change):
+    """Change a saved record and seal it again (as a run of other code would be)."""
+    record = json.loads(path.read_text())
+    change(record)
+    path.write_text(json.dumps(records.seal(record)))
+
+
+def test_a_changed_code_hash_alone_keeps_the_result_current(tmp_path, tiny_result):
     config = tiny()
     path = cache.save(config, tiny_result, command="pytest", root=tmp_path)
-    record = json.loads(path.read_text())
-    record["provenance"]["code_hash"]["optimizer"] = "0" * 16
-    path.write_text(json.dumps(record))
+    _rewrite(path, lambda r: r["provenance"]["code_hash"].update(optimizer="0" * 16))
+    assert cache.describe(config, tmp_path) == \
+        "cached (optimizer code changed, fingerprint reproduced)"
+    assert cache.run_or_load(config, root=tmp_path)["train_loss"] == tiny_result["train_loss"]
+
+
+def test_a_result_the_code_no_longer_reproduces_is_stale(tmp_path, tiny_result):
+    config = tiny()
+    path = cache.save(config, tiny_result, command="pytest", root=tmp_path)
+
+    def other_code(record):
+        record["provenance"]["code_hash"]["optimizer"] = "0" * 16
+        record["fingerprint"][1] *= 1.01
+    _rewrite(path, other_code)
     with pytest.raises(StaleResultError, match="optimizer code changed") as error:
         cache.run_or_load(config, root=tmp_path)
-    assert "run" in str(error.value) and config.label in str(error.value)
-    assert cache.describe(config, tmp_path) == "stale (optimizer changed)"
+    assert "Re-run it with" in str(error.value) and config.label in str(error.value)
+    assert cache.describe(config, tmp_path).startswith("stale (optimizer code changed "
+                                                       "and the fingerprint differs")
     assert cache.load(config, tmp_path, allow_stale=True)["key"] == config.key()
     with pytest.raises(StaleResultError):
         cache.load_experiment("test", tmp_path)
@@ -188,12 +207,15 @@ def test_an_interrupted_run_resumes_to_the_same_numbers(tmp_path, optimizer):
     with pytest.raises(Interrupt):
         runner.run(config, checkpoint_dir=tmp_path, on_epoch=stop_after_first_epoch)
     stem = checkpoint.path_for(tmp_path, config)
-    assert stem.with_suffix(".npz").is_file() and stem.with_suffix(".json").is_file()
+    assert checkpoint.exists(stem) and list(stem.parent.iterdir()) == [stem.with_suffix(".npz")]
     resumed = runner.run(config, checkpoint_dir=tmp_path, resume=True)
     assert resumed["train_loss"] == reference["train_loss"]
     assert resumed["evals"]["val_loss"] == reference["evals"]["val_loss"]
     assert resumed["test"] == reference["test"]
-    assert not stem.with_suffix(".npz").exists()  # removed once the run has finished
+    assert checkpoint.exists(stem)  # kept until the result is stored
+    cache.save_run(config, resumed, "pytest", root=tmp_path / "results",
+                   checkpoint_dir=tmp_path)
+    assert not checkpoint.exists(stem)  # removed once the result is stored
 
 
 def test_a_checkpoint_of_another_config_is_refused(tmp_path):
@@ -202,7 +224,7 @@ def test_a_checkpoint_of_another_config_is_refused(tmp_path):
     stem = checkpoint.path_for(tmp_path, config)
     checkpoint.save(stem, config, model, optimizer, {"step": 4})
     other = config.replace(lr=0.5)
-    with pytest.raises(ValueError, match="belongs to config"):
+    with pytest.raises(checkpoint.CheckpointError, match="belongs to config"):
         checkpoint.load(stem, other, model, optimizer)
     assert checkpoint.load(tmp_path / "absent", config, model, optimizer) is None
 
@@ -225,9 +247,7 @@ def test_audit_catches_a_file_that_no_longer_matches(tmp_path, tiny_result):
     config = tiny()
     path = cache.save(config, tiny_result, command="pytest", root=tmp_path)
     assert audit.audit_file(path).ok
-    record = json.loads(path.read_text())
-    record["fingerprint"][2] *= 1.01
-    path.write_text(json.dumps(record))
+    _rewrite(path, lambda r: r["fingerprint"].__setitem__(2, r["fingerprint"][2] * 1.01))
     result = audit.audit_file(path)
     assert not result.ok and "mismatch" in result.reason
 
@@ -254,13 +274,11 @@ def test_cli_run_list_audit(tmp_path, capsys, tiny_grid):
     assert cli.main(["--results", root, "list", "tiny"]) == 0
     assert "2 cached" in capsys.readouterr().out
     assert cli.main(["--results", root, "audit"]) == 0
-    assert "audited 2 cached run(s)" in capsys.readouterr().out
+    assert "audited 2 cached run(s) and replayed 1" in capsys.readouterr().out
     path = cache.path_for(tiny_grid[1], tmp_path)
-    record = json.loads(path.read_text())
-    record["fingerprint"][1] += 0.1
-    path.write_text(json.dumps(record))
-    assert cli.main(["--results", root, "audit", "test"]) == 1
-    assert "FAIL" in capsys.readouterr().out
+    _rewrite(path, lambda r: r["fingerprint"].__setitem__(1, r["fingerprint"][1] + 0.1))
+    assert cli.main(["--results", root, "audit", "test", "--replay", "none"]) == 1
+    assert "FAIL fingerprint" in capsys.readouterr().out
 
 
 def test_cli_rejects_resume_without_a_checkpoint_dir(capsys):

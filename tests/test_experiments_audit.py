@@ -1,34 +1,23 @@
-"""The audit of the result cache: every cached run still matches the code and data.
+"""The audit of the result cache: every cached run is intact and still produced by the
+current code and data.
 
 For every file under ``book/results/<experiment>/`` this test checks that
 
-* the code hashes stored with the run (optimizer, model, data split) equal those of
-  the current code, i.e. the run is not stale, and
+* the record is intact: every field of the right type and length for its config
+  (a fingerprint as long as the config says, one loss per update), and its digest
+  matches, so no number a chapter reads was changed after the run wrote it;
 * its fingerprint -- the float32 training losses of its first few updates -- is
-  recomputed on this CPU, from the recorded config and seed with the current
-  code and data (and, for a CPU run, its recorded thread count), and agrees to
-  within ``audit.RTOL`` = 3e-4 relative, or ``audit.RTOL_UNSTABLE`` = 3e-2 for the
-  entries after the stored loss has exploded past ``audit.BLOWUP`` = 10 times its
-  first value.
+  recomputed on this CPU, from the recorded config and seed with the current code
+  and data (and, for a CPU run, its recorded thread count), and agrees to within
+  ``audit.RTOL`` = 3e-4 relative, or ``audit.RTOL_UNSTABLE`` = 3e-2 for the entries
+  after the stored loss has exploded past ``audit.BLOWUP`` = 10 times its first
+  value (why these tolerances: :mod:`optimlab.experiments.reproduction`).
 
-Why these tolerances: the fingerprint is computed in float32 without autocast or
-TF32, from batches and augmentation drawn by a CPU generator, so a recomputation
-differs from the stored value only by the order in which the kernels sum (another
-CPU's SIMD width or BLAS blocking, another thread count, or the cuDNN/cuBLAS
-kernels of a GPU run), about 1e-7 relative per operation.  In stable training this
-grows only a little over a fingerprint (measured on all 48 MNIST runs with 1 vs 2
-threads: at most 3e-5, AMSGrad at α = 0.1); a change that matters (initial weights,
-split, batch, augmentation, learning rate, update rule) moves the losses by 1e-3 or
-more from the first update on, so 3e-4 lies between the two.
-A run that explodes (ADOPT at α = 1 reaches 60 times its first loss at the third
-minibatch) amplifies rounding about tenfold per update, up to 2e-3 after twelve
-minibatches (measured, 1 vs 2 threads); there 3e-2 still catches a real change,
-e.g. ADOPT's clip shifted by one step changes those losses by 10% to 300%
-(measured).  See :mod:`optimlab.experiments.audit`.
-
-All cached runs together take well under three minutes here (measured: about 15 s
-for the 48 MNIST runs and the four smoke runs; each ResNet-18 run adds three
-updates of one batch).
+Then one whole CPU run is trained again and every logged number compared
+(:func:`optimlab.experiments.audit.replay_file`): the run is chosen by the commit
+under test among those that took at most ``audit.REPLAY_BUDGET_S`` seconds, so
+each commit replays another one.  On this machine kind a replay is bitwise equal
+(measured); the tolerances ``REPLAY_RTOL`` and ``REPLAY_ACCURACY`` allow another CPU.
 """
 
 from __future__ import annotations
@@ -46,3 +35,10 @@ def test_cached_run_matches_the_current_code(path):
     assert result.ok, (f"{path} ({result.label}): {result.reason}; recompute it with "
                        f"`python -m optimlab.experiments run {path.parent.name}` after "
                        f"deleting the file")
+
+
+def test_one_whole_cached_run_replays_to_every_logged_number():
+    chosen = audit.choose_replay(FILES)
+    assert chosen is not None, "no CPU run short enough to replay is cached"
+    result = audit.replay_file(chosen)
+    assert result.ok, f"{chosen} ({result.label}): {result.reason}"

@@ -1,42 +1,45 @@
 """The result cache: one JSON file per run under ``book/results/<experiment>/``.
 
 A file is named by its config's key (``<key>.json``) and holds the config, the
-result of :func:`optimlab.experiments.runner.run` and its *provenance*: the
-optimlab version, hashes of the source of the optimizer, the model and the data
-split that produced it, the torch/torchvision/numpy versions, the device, the
-command that produced it, the date and the wall time.  Files are plain JSON, so
-loading one never executes code.
+result of :func:`optimlab.experiments.runner.run`, its *provenance* (the optimlab
+version, hashes of the source that produced it, the torch/torchvision/numpy
+versions, the device, the command, the date, the wall time; see
+:mod:`.provenance`) and a digest of all of it (:mod:`.records`).  Files are plain
+JSON, so loading one never executes code, and they are written atomically
+(:mod:`.files`), so an interrupted or failed save never leaves half a file.
 
 :func:`run_or_load` is how the book gets a run: the cached result when it is there
-and still matches the code; otherwise it runs the config if that is cheap or asked
-for, and else stops with an error naming the command that produces the file.
-A result whose code hashes no longer match the current code is *stale*: it raises
-:class:`StaleResultError` naming what changed, and is never used silently.
+and still *current*; otherwise it runs the config if that is cheap or asked for,
+and else stops with an error naming the command that produces the file.
+
+Current means reproduced, not unchanged: a record whose code hashes differ from
+the current code is still used when the current code recomputes its fingerprint
+(:mod:`.reproduction`).  A record that the current code does not reproduce is
+*stale*: it raises :class:`StaleResultError` naming what changed, and is never
+used silently.  A file that cannot be read, is incomplete or was altered raises
+:class:`~optimlab.experiments.records.DamagedResultError` naming it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import json
 import os
-import platform
+import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-
-from .. import __version__, data, models, optim
-from . import runner
+from . import checkpoint, files, records, reproduction, runner
 from .config import Config
+from .provenance import code_hashes, provenance
+from .records import DamagedResultError
 
-__all__ = ["results_root", "download", "path_for", "code_hashes", "save", "load", "load_experiment",
-           "run_or_load", "is_cheap", "command_for", "MissingResultError",
-           "StaleResultError", "RUN_ENV_VAR", "RESULTS_ENV_VAR"]
+__all__ = ["results_root", "download", "path_for", "code_hashes", "save", "save_run",
+           "load", "load_experiment", "run_or_load", "is_cheap", "command_for",
+           "describe", "MissingResultError", "StaleResultError", "ResultNotSavedError",
+           "DamagedResultError", "RUN_ENV_VAR", "RESULTS_ENV_VAR"]
 
-FORMAT = 1
 RUN_ENV_VAR = "OPTIMLAB_RUN"
 RESULTS_ENV_VAR = "OPTIMLAB_RESULTS"
 RESULTS_URL_ENV_VAR = "OPTIMLAB_RESULTS_URL"
@@ -44,9 +47,6 @@ DEFAULT_RESULTS_URL = ("https://raw.githubusercontent.com/optimlab/from-gd-to-ad
                        "book/results")
 #: Runs below this many (image × layer-size) units take well under a minute on a CPU.
 CHEAP_IMAGES = {"mlp": 100_000, "resnet18": 1_000}
-#: The machinery every optimizer runs on; compiled.py holds the kernels that large
-#: CPU models (the CIFAR-10 smoke runs) use by default.
-_OPTIM_SHARED = ("base.py", "transforms.py", "tensorlist.py", "compiled.py")
 
 
 class MissingResultError(LookupError):
@@ -54,7 +54,12 @@ class MissingResultError(LookupError):
 
 
 class StaleResultError(RuntimeError):
-    """A cached run was produced by code that has changed since."""
+    """The current code no longer reproduces a cached run."""
+
+
+class ResultNotSavedError(OSError):
+    """A finished run could not be written to the cache; the message says where the
+    finished work is kept instead (a checkpoint or a rescue file)."""
 
 
 def _checkout_results() -> Path:
@@ -80,8 +85,9 @@ def download(config: Config, root=None, base_url: str | None = None) -> bool:
 
     Used only where optimlab is installed without the repository (Colab): the file
     is fetched from ``$OPTIMLAB_RESULTS_URL`` (default: the repository's
-    ``book/results`` on GitHub).  It is JSON, so reading it executes nothing, and it
-    is checked like any cache file (key, staleness) when loaded.
+    ``book/results`` on GitHub).  It is JSON, so reading it executes nothing; it is
+    put in place only when it is a complete, intact record of ``config``, and then
+    checked like any cache file (staleness) when loaded.
     """
     import urllib.error
     import urllib.request
@@ -91,74 +97,17 @@ def download(config: Config, root=None, base_url: str | None = None) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=30) as response:
             text = response.read().decode()
-        json.loads(text)
+        if records.validate(json.loads(text), url) != config:
+            return False
     except (urllib.error.URLError, OSError, ValueError):
         return False
-    path = path_for(config, root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    files.atomic_write_text(path_for(config, root), text)
     return True
 
 
 def path_for(config: Config, root=None) -> Path:
     """``<root>/<experiment>/<key>.json``."""
     return Path(root or results_root()) / config.experiment / f"{config.key()}.json"
-
-
-# --- provenance ------------------------------------------------------------------------
-
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def code_hashes(config: Config) -> dict[str, str]:
-    """Hashes of the source that decides the run's numbers, by component.
-
-    ``optimizer``: the optimizer's classes (its own and its optimlab parents) and
-    the shared machinery of :mod:`optimlab.optim` (base, transforms, tensorlist,
-    compiled);
-    ``model``: the model's builder (and torchvision's ResNet module for ResNets);
-    ``data``: the split functions of :mod:`optimlab.data`.
-    """
-    cls = getattr(optim, config.optimizer)
-    own = [inspect.getsource(c) for c in cls.__mro__
-           if c.__module__.startswith("optimlab.optim") and c is not optim.Optimizer]
-    optim_dir = Path(inspect.getfile(optim.Optimizer)).parent
-    shared = [(optim_dir / name).read_text() for name in _OPTIM_SHARED]
-    model = [models.source(config.model)]
-    if config.model == "resnet18":
-        import torchvision.models.resnet as resnet
-
-        model.append(inspect.getsource(resnet))
-    splits = [inspect.getsource(f) for f in (data.split_indices, data.make_splits,
-                                             data.mnist_splits, data.cifar10_splits)]
-    return {"optimizer": _sha("\n".join(own + shared)), "model": _sha("\n".join(model)),
-            "data": _sha("\n".join(splits) + f"\nseed={data.SPLIT_SEED}")}
-
-
-def _device_name(device: str) -> str:
-    if device.startswith("cuda") and torch.cuda.is_available():
-        return torch.cuda.get_device_name(torch.device(device))
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "cpu"
-
-
-def provenance(config: Config, command: str) -> dict[str, Any]:
-    import torchvision
-
-    return {
-        "optimlab": __version__, "code_hash": code_hashes(config),
-        "torch": torch.__version__, "torchvision": torchvision.__version__,
-        "numpy": np.__version__, "python": platform.python_version(),
-        "device": config.device, "device_name": _device_name(config.device),
-        "threads": torch.get_num_threads(), "platform": platform.platform(),
-        "command": command, "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
 
 
 def command_for(config: Config) -> str:
@@ -168,77 +117,163 @@ def command_for(config: Config) -> str:
     return grid_command(config)
 
 
-# --- files -------------------------------------------------------------------------
+# --- writing ---------------------------------------------------------------------------
+
+def make_record(config: Config, result: dict[str, Any], command: str) -> dict[str, Any]:
+    """The sealed record of a finished run of ``config``."""
+    return records.seal({"experiment": config.experiment, "key": config.key(),
+                         "label": config.label, "config": config.to_dict(),
+                         "seed": config.seed, "wall_time_s": result["wall_time_s"],
+                         "provenance": provenance(config, command), **result})
+
+
+def _record_text(record: dict[str, Any]) -> str:
+    return json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n"
+
 
 def save(config: Config, result: dict[str, Any], command: str, root=None) -> Path:
-    """Write ``result`` with its config and provenance; return the file's path."""
-    record = {"format": FORMAT, "experiment": config.experiment, "key": config.key(),
-              "label": config.label, "config": config.to_dict(),
-              "seed": config.seed, "wall_time_s": result["wall_time_s"],
-              "provenance": provenance(config, command), **result}
-    path = path_for(config, root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".partial")
-    temporary.write_text(json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n")
-    os.replace(temporary, path)
+    """Write ``result`` with its config, provenance and digest; return the path.
+
+    The write is atomic: two processes saving the same run, or a save interrupted
+    half way, leave one whole file (or the previous one).  An unwritable folder
+    raises :class:`OSError`.
+    """
+    record = make_record(config, result, command)
+    return files.atomic_write_text(path_for(config, root), _record_text(record))
+
+
+def _rescue(config: Config, result: dict[str, Any], command: str) -> Path | None:
+    """Write the record where it can be written: the working folder, else the
+    temporary folder; None when neither can be written."""
+    text = _record_text(make_record(config, result, command))
+    for folder in (Path.cwd(), Path(tempfile.gettempdir())):
+        try:
+            return files.atomic_write_text(
+                folder / f"optimlab-unsaved-{config.experiment}-{config.key()}.json", text)
+        except OSError:
+            continue
+    return None
+
+
+def save_run(config: Config, result: dict[str, Any], command: str, root=None,
+             checkpoint_dir=None) -> Path:
+    """:func:`save`, then remove the run's checkpoint -- in that order, so that the
+    finished work survives every failure to save.
+
+    When the save fails, :class:`ResultNotSavedError` says why and where the work
+    is: the run's final checkpoint (the same command with ``--resume`` finishes it
+    without training again), or else a rescue file holding the whole record, to be
+    moved to the path the error names.
+    """
+    target = path_for(config, root)
+    try:
+        path = save(config, result, command, root)
+    except OSError as error:
+        where = checkpoint.path_for(checkpoint_dir, config) if checkpoint_dir else None
+        if where is not None and checkpoint.exists(where):
+            kept = (f"the finished run is kept in its checkpoint {checkpoint.file_for(where)}; "
+                    f"once {target.parent} is writable, run the same command with "
+                    f"--checkpoint-dir {checkpoint_dir} --resume to store it without "
+                    f"training again")
+        else:
+            rescued = _rescue(config, result, command)
+            kept = (f"the whole record was written to {rescued} instead: move it to "
+                    f"{target}" if rescued else "no folder could be written to keep it")
+        raise ResultNotSavedError(f"{config.label}: the result could not be saved to "
+                                  f"{target} ({error}); {kept}") from error
+    if checkpoint_dir:
+        checkpoint.remove(checkpoint.path_for(checkpoint_dir, config))
     return path
 
 
-def _read(path: Path) -> dict[str, Any]:
-    return json.loads(Path(path).read_text())
+# --- reading ---------------------------------------------------------------------------
+
+def _read_record(path: Path, config: Config | None = None) -> dict[str, Any]:
+    record = records.read(path)
+    if config is not None and (record["key"] != config.key()
+                               or Config.from_dict(record["config"]) != config):
+        raise DamagedResultError(path, f"it holds the run {record['label']}, not "
+                                       f"{config.label} (key mismatch)")
+    return record
 
 
-def stale_components(record: dict[str, Any]) -> list[str]:
-    """The components whose code hash differs from the current code (empty: fresh)."""
-    config = Config.from_dict(record["config"])
-    stored, current = record["provenance"]["code_hash"], code_hashes(config)
-    return sorted(name for name in current if stored.get(name) != current[name])
-
-
-def check_fresh(record: dict[str, Any], path) -> None:
-    """Raise :class:`StaleResultError` when ``record``'s code has changed."""
-    changed = stale_components(record)
-    if changed:
+def check_current(record: dict[str, Any], path) -> reproduction.Verdict:
+    """The record's :func:`~.reproduction.verdict`; :class:`StaleResultError` when the
+    current code does not reproduce it."""
+    verdict = reproduction.verdict(record)
+    if not verdict.current:
         config = Config.from_dict(record["config"])
         raise StaleResultError(
-            f"{path}: the cached run {config.label} is stale: the {' and '.join(changed)} "
-            f"code changed since it was produced by `{record['provenance']['command']}`. "
-            f"Re-run it with: {command_for(config)} (with OPTIMLAB_RUN=1 or run=True from "
-            f"Python), after deleting the stale file.")
+            f"{path}: the cached run {config.label} is stale: the {verdict.describe()}, "
+            f"so the current code no longer produces it "
+            f"(it came from `{record['provenance']['command']}`). Re-run it with: "
+            f"{command_for(config)} (with OPTIMLAB_RUN=1 or run=True from Python).")
+    return verdict
 
 
 def load(config: Config, root=None, allow_stale: bool = False) -> dict[str, Any] | None:
-    """The cached record of ``config``, or None; stale records raise unless allowed.
+    """The cached record of ``config``, or None when there is none.
 
-    Without a checkout of the repository (and without ``$OPTIMLAB_RESULTS``), a
-    missing file is first downloaded from the repository (:func:`download`).
+    A damaged file raises :class:`DamagedResultError`, a stale one
+    :class:`StaleResultError` unless ``allow_stale``.  Without a checkout of the
+    repository (and without ``$OPTIMLAB_RESULTS``), a missing file is first
+    downloaded from the repository (:func:`download`).
     """
     path = path_for(config, root)
     remote = root is None and not os.environ.get(RESULTS_ENV_VAR) \
         and not _checkout_results().is_dir()
     if not path.is_file() and not (remote and download(config)):
         return None
-    record = _read(path)
-    if record.get("key") != config.key() or Config.from_dict(record["config"]) != config:
-        raise ValueError(f"{path} does not hold the run of {config.label} (key mismatch)")
+    record = _read_record(path, config)
     if not allow_stale:
-        check_fresh(record, path)
+        check_current(record, path)
     return record
 
 
 def load_experiment(experiment: str, root=None, allow_stale: bool = False
                     ) -> list[dict[str, Any]]:
-    """Every cached record of an experiment folder, sorted by label (fresh ones only
-    unless ``allow_stale``)."""
+    """Every cached record of an experiment folder, sorted by optimizer, lr and seed.
+
+    A damaged file is skipped with a warning that names it; a stale record raises
+    :class:`StaleResultError` unless ``allow_stale``.  A missing folder holds no
+    records.
+    """
     folder = Path(root or results_root()) / experiment
-    records = []
+    found = []
     for path in sorted(folder.glob("*.json")):
-        record = _read(path)
+        try:
+            record = records.read(path)
+        except DamagedResultError as error:
+            warnings.warn(f"skipped: {error}", stacklevel=2)
+            continue
         if not allow_stale:
-            check_fresh(record, path)
-        records.append(record)
-    return sorted(records, key=lambda r: (r["config"]["optimizer"], r["config"]["lr"],
-                                          r["config"]["seed"]))
+            check_current(record, path)
+        found.append(record)
+    return sorted(found, key=lambda r: (r["config"]["optimizer"], r["config"]["lr"],
+                                        r["config"]["seed"]))
+
+
+def describe(config: Config, root=None) -> str:
+    """``missing``, ``cached``, ``cached (... code changed, fingerprint reproduced)``,
+    ``stale (...)`` or ``damaged (...)`` for a config."""
+    path = path_for(config, root)
+    if not path.is_file():
+        return "missing"
+    try:
+        verdict = reproduction.verdict(_read_record(path, config))
+    except DamagedResultError as error:
+        return f"damaged ({error.why})"
+    if not verdict.current:
+        return f"stale ({verdict.describe()})"
+    return "cached" if not verdict.changed else f"cached ({verdict.describe()})"
+
+
+def set_aside(path) -> Path:
+    """Rename a damaged file to ``<name>.damaged-<UTC time>`` (kept, no longer read)."""
+    path = Path(path)
+    target = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
+    os.replace(path, target)
+    return target
 
 
 # --- run or load -------------------------------------------------------------------
@@ -246,15 +281,16 @@ def load_experiment(experiment: str, root=None, allow_stale: bool = False
 def is_cheap(config: Config) -> bool:
     """Whether the run is short enough to run implicitly on a CPU (< ~1 minute)."""
     images = config.total_steps * config.batch_size
-    return images <= CHEAP_IMAGES[config.model] and config.device == "cpu"
+    return images <= CHEAP_IMAGES.get(config.model, 0) and config.device == "cpu"
 
 
 def run_or_load(config: Config, run: bool | None = None, root=None,
                 progress: bool = False) -> dict[str, Any]:
     """The cached result of ``config``; or run it.
 
-    * cached and fresh: the record is returned;
+    * cached and current: the record is returned;
     * cached but stale: :class:`StaleResultError` naming what changed;
+    * damaged: :class:`DamagedResultError` naming the file and what is wrong;
     * not cached: it runs when ``run`` is True, or ``run`` is None and either
       ``$OPTIMLAB_RUN=1`` or the config :func:`is_cheap`; a run asked for
       (``run=True`` or the variable) is saved into the cache, a cheap implicit one
@@ -272,18 +308,9 @@ def run_or_load(config: Config, run: bool | None = None, root=None,
             f"here)")
     result = runner.run(config, progress=progress)
     if asked:
-        save(config, result, command=command_for(config), root=root)
+        save_run(config, result, command=command_for(config), root=root)
         return load(config, root)
     return {"config": config.to_dict(), "key": config.key(), "label": config.label,
             "experiment": config.experiment, "seed": config.seed,
             "provenance": provenance(config, "run_or_load (live run, not cached)"),
             **result}
-
-
-def describe(config: Config, root=None) -> str:
-    """``cached``, ``stale (...)`` or ``missing`` for a config."""
-    path = path_for(config, root)
-    if not path.is_file():
-        return "missing"
-    changed = stale_components(_read(path))
-    return f"stale ({', '.join(changed)} changed)" if changed else "cached"

@@ -1,37 +1,60 @@
-"""Per-epoch checkpoints of a long run, as npz (tensors) + json (everything else).
+"""Per-epoch checkpoints of a long run: one ``.npz`` file, no pickles.
 
-No pickles: tensors go into an ``.npz`` read back with ``allow_pickle=False``, and
-the plain numbers (the step, the losses so far, the optimizer's scalar state and
-hyperparameters) into a ``.json`` beside it.  A checkpoint is written to temporary
-files first and renamed into place, so an interruption while saving leaves the
-previous checkpoint intact.  The json, written last, records the config key, and a
-checkpoint of another config is never loaded.
+The tensors (the model's and the optimizer's) are arrays of the npz; everything
+else -- the config key, the progress (step, epoch, the losses so far), the
+optimizer's plain numbers and hyperparameters -- is JSON stored in the same file as
+the array ``meta`` (its UTF-8 bytes), read back with ``allow_pickle=False``.  One
+file, written to a temporary name of its own and renamed into place
+(:func:`optimlab.experiments.files.atomic_write`), so an interruption at any
+moment leaves either the previous checkpoint or the new one, never a mixture, and
+two processes never write into each other's temporary file.  A checkpoint of
+another config is never loaded.
+
+The runner writes a checkpoint after every epoch, the last one included, and does
+not delete it: :func:`optimlab.experiments.cache.save_run` removes it only after
+the result is safely in the cache.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from . import files
 from .config import Config
 
-__all__ = ["path_for", "save", "load", "remove"]
+__all__ = ["path_for", "file_for", "exists", "save", "load", "remove", "CheckpointError"]
 
-FORMAT = 1
+FORMAT = 2
+_META = "meta"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used (damaged, of another config or format)."""
 
 
 def path_for(directory, config: Config) -> Path:
-    """``<directory>/<experiment>/<key>`` (the stem of the .npz and .json files)."""
+    """``<directory>/<experiment>/<key>``, the stem of the checkpoint file."""
     return Path(directory) / config.experiment / config.key()
 
 
+def file_for(path) -> Path:
+    """The checkpoint file of the stem ``path``."""
+    return Path(path).with_suffix(".npz")
+
+
+def exists(path) -> bool:
+    return file_for(path).is_file()
+
+
 def _flatten_optimizer(state_dict: dict) -> tuple[dict[str, np.ndarray], dict]:
-    """Split an optimizer state dict into arrays and a JSON-ready remainder."""
+    """Split an optimizer state dict into arrays and a JSON-ready remainder (every
+    top-level entry besides ``state`` is carried as it is)."""
     arrays, plain = {}, {}
     for index, entries in state_dict["state"].items():
         plain[str(index)] = described = {}
@@ -44,7 +67,8 @@ def _flatten_optimizer(state_dict: dict) -> tuple[dict[str, np.ndarray], dict]:
             else:
                 raise TypeError(f"optimizer state {name!r} of type {type(value).__name__} "
                                 f"cannot be checkpointed without pickle")
-    return arrays, {"state": plain, "param_groups": state_dict["param_groups"]}
+    rest = {key: value for key, value in state_dict.items() if key != "state"}
+    return arrays, {"state": plain, **rest}
 
 
 def _unflatten_optimizer(arrays, plain: dict, device) -> dict:
@@ -54,61 +78,59 @@ def _unflatten_optimizer(arrays, plain: dict, device) -> dict:
             name: (torch.from_numpy(arrays[f"optimizer/{index}/{name}"]).to(device)
                    if entry.get("tensor") else entry["value"])
             for name, entry in described.items()}
-    return {"state": state, "param_groups": plain["param_groups"]}
+    return {**plain, "state": state}
 
 
-def _atomic_write(path: Path, write) -> None:
-    temporary = path.with_name(path.name + ".partial")
-    write(temporary)
-    os.replace(temporary, path)
-
-
-def save(path: Path, config: Config, model, optimizer, progress: dict[str, Any]) -> None:
-    """Write the model, the optimizer and ``progress`` (step, epoch, logs) at ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def save(path, config: Config, model, optimizer, progress: dict[str, Any]) -> Path:
+    """Write the model, the optimizer and ``progress`` (step, epoch, logs) atomically
+    into the checkpoint file of ``path``; return the file."""
     arrays = {f"model/{name}": tensor.detach().cpu().numpy()
               for name, tensor in model.state_dict().items()}
     optimizer_arrays, optimizer_plain = _flatten_optimizer(optimizer.state_dict())
     arrays.update(optimizer_arrays)
-
-    def write_npz(target: Path):
-        with open(target, "wb") as file:
-            np.savez(file, **arrays)
-
     meta = {"format": FORMAT, "key": config.key(), "config": config.to_dict(),
             "progress": progress, "optimizer": optimizer_plain}
-
-    def write_json(target: Path):
-        target.write_text(json.dumps(meta, separators=(",", ":")))
-
-    _atomic_write(path.with_suffix(".npz"), write_npz)
-    _atomic_write(path.with_suffix(".json"), write_json)
+    arrays[_META] = np.frombuffer(json.dumps(meta, separators=(",", ":")).encode(),
+                                  dtype=np.uint8)
+    return files.atomic_write(file_for(path), lambda file: np.savez(file, **arrays))
 
 
-def load(path: Path, config: Config, model, optimizer) -> dict[str, Any] | None:
-    """Restore the model and the optimizer from ``path``; return the saved progress.
+def load(path, config: Config, model, optimizer) -> dict[str, Any] | None:
+    """Restore the model and the optimizer from the checkpoint of ``path``; return the
+    saved progress, or None when there is no checkpoint.
 
-    None when there is no checkpoint; a ValueError when it belongs to another config.
+    :class:`CheckpointError` (naming the file) when it cannot be read, belongs to
+    another config or was written by another format.
     """
-    path = Path(path)
-    meta_path, npz_path = path.with_suffix(".json"), path.with_suffix(".npz")
-    if not (meta_path.is_file() and npz_path.is_file()):
+    target = file_for(path)
+    if not target.is_file():
         return None
-    meta = json.loads(meta_path.read_text())
-    if meta.get("key") != config.key():
-        raise ValueError(f"the checkpoint {meta_path} belongs to config {meta.get('key')}, "
-                         f"not to {config.key()} ({config.label})")
-    device = next(model.parameters()).device
-    with np.load(npz_path, allow_pickle=False) as arrays:
-        model_state = {name[len("model/"):]: torch.from_numpy(arrays[name])
-                       for name in arrays.files if name.startswith("model/")}
-        model.load_state_dict(model_state)
-        optimizer.load_state_dict(_unflatten_optimizer(arrays, meta["optimizer"], device))
+    try:
+        with np.load(target, allow_pickle=False) as arrays:
+            if _META not in arrays.files:
+                raise CheckpointError(f"{target} is not a checkpoint of format {FORMAT} "
+                                      f"(no '{_META}' entry); delete it to start the run "
+                                      f"afresh")
+            meta = json.loads(arrays[_META].tobytes().decode())
+            if meta.get("key") != config.key():
+                raise CheckpointError(f"the checkpoint {target} belongs to config "
+                                      f"{meta.get('key')}, not to {config.key()} "
+                                      f"({config.label})")
+            device = next(model.parameters()).device
+            model.load_state_dict({name[len("model/"):]: torch.from_numpy(arrays[name])
+                                   for name in arrays.files if name.startswith("model/")})
+            optimizer.load_state_dict(
+                _unflatten_optimizer(arrays, meta["optimizer"], device))
+    except CheckpointError:
+        raise
+    except (OSError, EOFError, zipfile.BadZipFile, ValueError, KeyError,
+            RuntimeError, TypeError) as error:
+        raise CheckpointError(f"the checkpoint {target} cannot be used: "
+                              f"{type(error).__name__}: {error}; delete it to start the run "
+                              f"afresh") from error
     return meta["progress"]
 
 
-def remove(path: Path) -> None:
-    """Delete the checkpoint at ``path`` (after the run has finished)."""
-    for suffix in (".npz", ".json"):
-        Path(path).with_suffix(suffix).unlink(missing_ok=True)
+def remove(path) -> None:
+    """Delete the checkpoint of ``path`` (after the run's result is stored)."""
+    file_for(path).unlink(missing_ok=True)

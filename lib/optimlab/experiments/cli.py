@@ -5,12 +5,15 @@
     python -m optimlab.experiments list mnist
     python -m optimlab.experiments audit                     # every cached run, on the CPU
 
-``run`` skips every run that is already cached and fresh, so after an
+``run`` skips every run that is cached and current (reproduced by the current
+code, see :mod:`.reproduction`), so after an
 interruption the same command continues where it stopped; with
 ``--checkpoint-dir`` a run also saves its state after every epoch, and
 ``--resume`` continues an interrupted run from that checkpoint.  ``--shard i/n``
 runs only every n-th config starting at the i-th, so that n processes can share
-a grid.  A stale cached run (its code changed) is run again and replaced.
+a grid.  A stale cached run is run again and replaced; a damaged file is kept
+under another name and its run is done again.  A finished run whose result cannot
+be saved is never lost: the error names the checkpoint or rescue file that holds it.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ import time
 import torch
 
 from . import audit as audit_module
-from . import cache, grids, runner
+from . import cache, checkpoint, grids, runner
+from .cache import StaleResultError
+from .records import DamagedResultError
 
 __all__ = ["main"]
 
@@ -35,7 +40,11 @@ def _configs(args):
         options["seeds"] = tuple(args.seeds)
     if getattr(args, "device", None):
         options["device"] = args.device
-    return grids.grid(args.grid, **options)
+    try:
+        return grids.grid(args.grid, **options)
+    except ValueError as error:
+        raise SystemExit(f"python -m optimlab.experiments {args.command}: error: "
+                         f"{error}") from None
 
 
 def _shard(configs, shard: str | None):
@@ -54,26 +63,34 @@ def _say(*parts) -> None:
     print(*parts, flush=True)
 
 
+def _set_threads(threads) -> None:
+    if threads is not None:
+        if threads < 1:
+            raise SystemExit(f"--threads must be >= 1, got {threads}")
+        torch.set_num_threads(threads)
+
+
 def command_run(args, argv) -> int:
     configs = _shard(_configs(args), args.shard)
     command = "python -m optimlab.experiments " + " ".join(argv)
-    if args.threads is not None:
-        if args.threads < 1:
-            raise SystemExit(f"--threads must be >= 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    _set_threads(args.threads)
     progress = args.progress if args.progress is not None else sys.stderr.isatty()
     started, ran = time.perf_counter(), 0
     for number, config in enumerate(configs, 1):
         status = cache.describe(config, args.results)
         prefix = f"[{number}/{len(configs)}] {config.label}"
-        if status == "cached" and not args.force:
-            _say(f"{prefix}: cached, skipped")
+        if status.startswith("cached") and not args.force:
+            _say(f"{prefix}: {status}, skipped")
             continue
-        if status.startswith("stale"):
+        if status.startswith("damaged"):
+            kept = cache.set_aside(cache.path_for(config, args.results))
+            _say(f"{prefix}: {status}; kept as {kept}, running it again")
+        elif status.startswith("stale"):
             _say(f"{prefix}: {status}, running it again")
         result = runner.run(config, progress=progress, checkpoint_dir=args.checkpoint_dir,
                             resume=args.resume)
-        path = cache.save(config, result, command=command, root=args.results)
+        path = cache.save_run(config, result, command=command, root=args.results,
+                              checkpoint_dir=args.checkpoint_dir)
         ran += 1
         _say(f"{prefix}: {result['wall_time_s']:.1f} s, validation accuracy "
              f"{result['evals']['val_accuracy'][-1]:.4f}, test accuracy "
@@ -83,19 +100,19 @@ def command_run(args, argv) -> int:
 
 
 def command_list(args, argv) -> int:
-    configs = _configs(args)
     counts: dict[str, int] = {}
-    for config in configs:
+    for config in _configs(args):
         status = cache.describe(config, args.results)
-        counts[status] = counts.get(status, 0) + 1
+        kind = status.split(" ")[0]
+        counts[kind] = counts.get(kind, 0) + 1
         line = f"{config.key()}  {config.label:32s} {status}"
-        if status == "cached":
+        if kind == "cached":
             record = cache.load(config, args.results)
             line += f"  {record['wall_time_s']:8.1f} s  test accuracy " \
                     f"{record['test']['accuracy']:.4f}"
         _say(line)
-    _say(", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
-    return 0
+    _say(", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())))
+    return 1 if counts.get("damaged") else 0
 
 
 def command_audit(args, argv) -> int:
@@ -103,13 +120,20 @@ def command_audit(args, argv) -> int:
 
     def report(result):
         mark = "ok  " if result.ok else "FAIL"
-        _say(f"{mark} {result.path.parent.name}/{result.path.name} {result.label:32s} "
-             f"max rel. diff {result.max_relative_difference:.1e}  {result.reason}")
+        _say(f"{mark} {result.kind:11s} {result.path.parent.name}/{result.path.name} "
+             f"{result.label:32s} max rel. diff {result.max_relative_difference:.1e}  "
+             f"{result.reason}")
 
-    results = audit_module.audit(args.experiments or None, args.results, report)
+    try:
+        results = audit_module.audit(args.experiments or None, args.results, report,
+                                     replay=args.replay, salt=args.replay_salt)
+    except audit_module.NothingToAuditError as error:
+        _say(f"nothing to audit: {error}")
+        return 2
     failed = [r for r in results if not r.ok]
-    _say(f"audited {len(results)} cached run(s) in {time.perf_counter() - started:.1f} s: "
-         f"{len(failed)} failed")
+    replays = sum(r.kind == "replay" for r in results)
+    _say(f"audited {len(results) - replays} cached run(s) and replayed {replays} in "
+         f"{time.perf_counter() - started:.1f} s: {len(failed)} failed")
     return 1 if failed else 0
 
 
@@ -145,8 +169,20 @@ def main(argv: list[str] | None = None) -> int:
     auditing = commands.add_parser("audit", help="recompute the fingerprints on the CPU")
     auditing.add_argument("experiments", nargs="*",
                           help="experiment folders (default: all under the cache root)")
+    auditing.add_argument("--replay", choices=("none", "one", "all"), default="one",
+                          help="also train whole CPU runs again and compare every number: "
+                               "one affordable run chosen by the git commit (default), "
+                               "every CPU run, or none")
+    auditing.add_argument("--replay-salt", default=None,
+                          help="choose the replayed run by this text instead of the commit")
     args = parser.parse_args(argv)
     if args.command == "run" and args.resume and not args.checkpoint_dir:
         parser.error("--resume needs --checkpoint-dir")
     handler = {"run": command_run, "list": command_list, "audit": command_audit}
-    return handler[args.command](args, argv)
+    try:
+        return handler[args.command](args, argv)
+    except (cache.ResultNotSavedError, checkpoint.CheckpointError, StaleResultError,
+            DamagedResultError) as error:
+        print(f"python -m optimlab.experiments {args.command}: error: {error}",
+              file=sys.stderr, flush=True)
+        return 2

@@ -214,9 +214,13 @@ def run(config: Config, *, progress: bool = False, checkpoint_dir=None, resume: 
     ``wall_time_s`` (training and evaluation, without the fingerprint) and
     ``fingerprint_time_s``.
 
-    With ``checkpoint_dir`` the state is written there after every epoch (npz and
-    json, see :mod:`.checkpoint`); with ``resume=True`` a run continues from the
-    checkpoint it finds there.  ``progress`` shows a tqdm bar.
+    With ``checkpoint_dir`` the state is written there after every epoch, the last
+    one included (see :mod:`.checkpoint`), and the checkpoint is left in place: the
+    caller removes it once the result is stored
+    (:func:`optimlab.experiments.cache.save_run`), so a failure to save loses
+    nothing.  With ``resume=True`` a run continues from the checkpoint it finds
+    there; resuming a finished run's checkpoint only evaluates the test split
+    again.  ``progress`` shows a tqdm bar.
     """
     device = torch.device(config.device)
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -284,7 +288,7 @@ def run(config: Config, *, progress: bool = False, checkpoint_dir=None, resume: 
             pending.clear()
         state["epoch"] = epoch + 1
         state["elapsed"] = time.perf_counter() - clock
-        if path is not None and state["step"] < config.total_steps:
+        if path is not None:
             checkpoint.save(path, config, model, optimizer, state)
         if on_epoch is not None:
             on_epoch(epoch + 1)
@@ -292,8 +296,6 @@ def run(config: Config, *, progress: bool = False, checkpoint_dir=None, resume: 
         bar.close()
     test_loss, test_accuracy = _evaluate(model, test, autocast)
     wall_time = time.perf_counter() - clock
-    if path is not None:
-        checkpoint.remove(path)
     return {
         "fingerprint": fingerprint_losses,
         "train_loss": state["train_loss"],
