@@ -52,11 +52,13 @@ needs_offline_copy = pytest.mark.skipif(not SHARED.is_dir(), reason="no ../share
 @needs_offline_copy
 def test_prepare_copies_only_what_is_missing_and_never_writes_the_source(tmp_path):
     before = sorted((p.name, p.stat().st_mtime_ns) for p in SHARED.rglob("*") if p.is_file())
-    copied = data.prepare_data_root(SHARED, tmp_path)
+    copied = data.prepare_data_root(SHARED, tmp_path).copied
     assert {p.name for p in copied} == set(data.MNIST_FILES) | set(data.CIFAR10_NPZ_FILES)
-    assert data.prepare_data_root(SHARED, tmp_path) == []  # second run: nothing to do
+    again = data.prepare_data_root(SHARED, tmp_path)  # second run: nothing to do
+    assert again.copied == [] and len(again.present) == 6
     (tmp_path / "MNIST" / "raw" / "t10k-labels-idx1-ubyte.gz").write_bytes(b"corrupt")
-    assert [p.name for p in data.prepare_data_root(SHARED, tmp_path)] == ["t10k-labels-idx1-ubyte.gz"]
+    repaired = data.prepare_data_root(SHARED, tmp_path)
+    assert [p.name for p in repaired.copied] == ["t10k-labels-idx1-ubyte.gz"]
     after = sorted((p.name, p.stat().st_mtime_ns) for p in SHARED.rglob("*") if p.is_file())
     assert before == after
 
@@ -104,10 +106,11 @@ def test_cifar10_loads_from_the_lossless_arrays(prepared_root):
     assert train.classes[0] == "airplane" and len(train.classes) == 10
 
 
-def test_command_line_prepare(tmp_path, capsys):
+def test_command_line_prepare_fails_on_a_source_that_does_not_exist(tmp_path, capsys):
     assert data.main(["prepare", "--source", str(tmp_path / "absent"), "--root",
-                      str(tmp_path / "root")]) == 0
-    assert "nothing to prepare" in capsys.readouterr().err
+                      str(tmp_path / "root")]) == 1
+    assert f"{tmp_path / 'absent'} does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "root").exists()
 
 
 def test_split_indices_partition_the_set_the_same_way_every_time():

@@ -15,7 +15,14 @@ Offline machines prepare a root from a read-only copy with::
 
     python -m optimlab.data prepare --source ../shared/data
 
-which copies (never moves, never writes into the source) what the root lacks.
+which copies (never moves, never writes into the source) what the root lacks,
+each file through a temporary name, checked by md5 before it is renamed into
+place; it fails, naming them, when files are missing or cannot be put in place.
+
+Everything loaded is checked (IDX headers and sizes before reading, then
+shapes, dtypes, label range and images per class): a truncated, damaged,
+unreadable file, or a folder where a file belongs, raises :class:`DataFileError`
+naming the file and saying why.
 
 The experiments split each official training set once, with a fixed seed
 (:data:`SPLIT_SEED`), into a training and a validation part; the official test
@@ -27,16 +34,27 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
+import dataclasses
 import io
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import torch
+
+from .datafiles import (  # DataFileError and md5sum belong to this module's interface
+    DataFileError,
+    check_folders,
+    check_idx,
+    check_images,
+    check_labels,
+    check_md5,
+    copy_verified,
+    md5sum,
+    read_npz,
+)
 
 ENV_VAR = "OPTIMLAB_DATA"
 
@@ -50,6 +68,11 @@ CIFAR10_NPZ_FILES = {
     "train.npz": "d58aafa937aad7a7d03ee9f9a5fc4ceb",
     "test.npz": "b05b2310b08d04d6bfd6d42bede12e99",
 }
+MNIST_CLASS_COUNTS = {  # images per digit 0-9 in the official files
+    "train": (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949),
+    "t10k": (980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009),
+}
+CIFAR10_CLASS_COUNTS = {"train": (5000,) * 10, "test": (1000,) * 10}
 CIFAR10_CLASSES = (
     "airplane", "automobile", "bird", "cat", "deer",
     "dog", "frog", "horse", "ship", "truck",
@@ -58,6 +81,14 @@ CIFAR10_CLASSES = (
 
 class DatasetNotFoundError(FileNotFoundError):
     """A data set is neither in the data root nor downloadable."""
+
+
+class PrepareError(RuntimeError):
+    """``prepare`` could not complete the data root; ``report`` says what it did."""
+
+    def __init__(self, message: str, report: PrepareReport | None = None):
+        super().__init__(message)
+        self.report = report
 
 
 class ImageSet(NamedTuple):
@@ -79,7 +110,23 @@ def data_root() -> Path:
 
 
 def _resolve(root: str | os.PathLike | None) -> Path:
-    return Path(root).expanduser() if root is not None else data_root()
+    """``root`` (or :func:`data_root`), which must be a folder or not exist yet."""
+    if root is None:
+        path = data_root()
+        origin = f"${ENV_VAR}" if os.environ.get(ENV_VAR) else "the default"
+    elif isinstance(root, (str, os.PathLike)) and str(root):
+        path, origin = Path(root).expanduser(), "the root argument"
+    else:
+        raise ValueError(f"root must be a non-empty path or None, got {root!r}")
+    if path.exists() and not path.is_dir():
+        raise DataFileError(f"the data root {path} (from {origin}) is not a folder")
+    return path
+
+
+def _check_flag(name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def _not_found(name: str, looked_in: Path, reason: str, how: str) -> DatasetNotFoundError:
@@ -93,11 +140,13 @@ def _not_found(name: str, looked_in: Path, reason: str, how: str) -> DatasetNotF
 
 
 def _torchvision_dataset(dataset_class, name: str, root: Path, train: bool, download: bool,
-                         looked_in: Path, missing: str, how: str):
+                         looked_in: Path, missing: str, how: str,
+                         known_files: dict[Path, str] | None = None):
     """Instantiate a torchvision data set quietly; explain any failure in one error.
 
     torchvision reports progress and mirror failures on stdout and stderr; they are
-    silenced so that notebooks show the same output on every machine.
+    silenced so that notebooks show the same output on every machine.  When it
+    fails, each of ``known_files`` (path: md5) that is present but damaged is named.
     """
     chatter = io.StringIO()
     try:
@@ -105,31 +154,67 @@ def _torchvision_dataset(dataset_class, name: str, root: Path, train: bool, down
             return dataset_class(str(root), train=train, download=download)
     except (RuntimeError, OSError) as error:
         reason = "download failed" if download else "download=False"
-        raise _not_found(name, looked_in, f"{missing}{reason}: {error}", how) from None
+        damaged = "".join(f"; {problem}" for path, md5 in (known_files or {}).items()
+                          if os.path.lexists(path) and (problem := check_md5(path, md5)))
+        raise _not_found(name, looked_in, f"{missing}{reason}: {error}{damaged}",
+                         how) from None
+    except Exception as error:  # torchvision could not parse what it found
+        raise DataFileError(f"torchvision could not read {name} in {looked_in} "
+                            f"({type(error).__name__}: {error})") from error
 
 
 def load_mnist(train: bool = True, root: str | os.PathLike | None = None,
                download: bool = True) -> ImageSet:
-    """MNIST's training (60k) or test (10k) images as uint8 ``[N, 28, 28]``."""
+    """MNIST's training (60k) or test (10k) images as uint8 ``[N, 28, 28]``.
+
+    The extracted IDX files are checked (header, size) before torchvision reads them,
+    and what it reads is checked (shape, dtype, labels 0-9, images per digit); missing
+    files are downloaded by torchvision, which checks their md5.
+    """
     from torchvision.datasets import MNIST
 
+    train, download = _check_flag("train", train), _check_flag("download", download)
     root = _resolve(root)
     raw = root / "MNIST" / "raw"
+    check_folders(root / "MNIST", raw)
+    prefix = "train" if train else "t10k"
+    counts = MNIST_CLASS_COUNTS[prefix]
+    images_file = raw / f"{prefix}-images-idx3-ubyte"
+    labels_file = raw / f"{prefix}-labels-idx1-ubyte"
+    for path, shape in ((images_file, (sum(counts), 28, 28)), (labels_file, (sum(counts),))):
+        if os.path.lexists(path):
+            check_idx(path, shape, remedy=f"Delete it: load_mnist() extracts it again from "
+                       f"{path.name}.gz, downloading that when it is missing or damaged.")
     dataset = _torchvision_dataset(
         MNIST, "MNIST", root, train, download, looked_in=raw, missing="",
         how="connect to the internet (torchvision downloads it), or copy the four "
-            "original files (" + ", ".join(MNIST_FILES) + f") into {raw}.")
-    return ImageSet(dataset.data.clone(), dataset.targets.clone(), tuple(dataset.classes))
+            "original files (" + ", ".join(MNIST_FILES) + f") into {raw}.",
+        known_files={raw / name: md5 for name, md5 in MNIST_FILES.items()})
+    images, labels = dataset.data.clone(), dataset.targets.clone()
+    check_images(images.numpy(), str(images_file), (28, 28), counts)
+    check_labels(labels.numpy(), str(labels_file), counts)
+    return ImageSet(images, labels, tuple(dataset.classes))
 
 
 def load_cifar10(train: bool = True, root: str | os.PathLike | None = None,
                  download: bool = True) -> ImageSet:
-    """CIFAR-10's training (50k) or test (10k) images as uint8 ``[N, 32, 32, 3]``."""
+    """CIFAR-10's training (50k) or test (10k) images as uint8 ``[N, 32, 32, 3]``.
+
+    What is read is checked (shape, dtype, labels 0-9, images per class); a damaged
+    ``.npz`` is reported, never skipped for a download.
+    """
+    train, download = _check_flag("train", train), _check_flag("download", download)
     root = _resolve(root)
-    npz = root / "cifar10-npz" / ("train.npz" if train else "test.npz")
-    if npz.is_file():
-        with np.load(npz, allow_pickle=False) as arrays:
-            images, labels = arrays["x"], arrays["y"]
+    split = "train" if train else "test"
+    counts = CIFAR10_CLASS_COUNTS[split]
+    npz = root / "cifar10-npz" / f"{split}.npz"
+    check_folders(npz.parent)
+    if os.path.lexists(npz):
+        images, labels = read_npz(npz, ("x", "y"), remedy=(
+            "Replace it (`python -m optimlab.data prepare --source <offline copies>` "
+            "replaces a damaged copy), or delete it to let torchvision download CIFAR-10."))
+        check_images(images, f"{npz} (array x)", (32, 32, 3), counts)
+        check_labels(labels, f"{npz} (array y)", counts)
         return ImageSet(torch.from_numpy(images), torch.from_numpy(labels).long(),
                         CIFAR10_CLASSES)
 
@@ -141,6 +226,9 @@ def load_cifar10(train: bool = True, root: str | os.PathLike | None = None,
         how="connect to the internet (torchvision downloads it), or put the lossless "
             "arrays train.npz and test.npz (keys x: uint8 [N,32,32,3], y: int64 [N]) "
             f"into {npz.parent}.")
+    where = f"torchvision's CIFAR-10 in {root / CIFAR10.base_folder}"
+    check_images(dataset.data, where, (32, 32, 3), counts)
+    check_labels(np.asarray(dataset.targets), where, counts)
     return ImageSet(torch.from_numpy(dataset.data), torch.tensor(dataset.targets),
                     CIFAR10_CLASSES)
 
@@ -204,39 +292,83 @@ def cifar10_splits(root: str | os.PathLike | None = None, download: bool = True)
                        load_cifar10(False, root, download), CIFAR10_VALIDATION)
 
 
-def md5sum(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+@dataclasses.dataclass
+class PrepareReport:
+    """What :func:`prepare_data_root` did: ``copied`` and ``present`` (there already
+    with the right md5, untouched) hold destination paths, ``missing`` the source files
+    that do not exist, ``replaced`` (copied over a damaged copy) and ``failed`` (not
+    put in place) messages that name the file and say why."""
+
+    source: Path
+    root: Path
+    copied: list[Path] = dataclasses.field(default_factory=list)
+    replaced: list[str] = dataclasses.field(default_factory=list)
+    present: list[Path] = dataclasses.field(default_factory=list)
+    missing: list[Path] = dataclasses.field(default_factory=list)
+    failed: list[str] = dataclasses.field(default_factory=list)
+
+    def summary(self) -> str:
+        """The counts, then each file copied, replaced, missing or not put in place."""
+        lines = [f"data root {self.root}: {len(self.copied)} file(s) copied, "
+                 f"{len(self.present)} already there, {len(self.missing)} missing from "
+                 f"{self.source}, {len(self.failed)} not put in place"]
+        for title, entries in (("copied", self.copied),
+                               ("replaced, the copy there being damaged", self.replaced),
+                               ("missing from the source", self.missing),
+                               ("not put in place", self.failed)):
+            if entries:
+                lines += [f"  {title}:"] + [f"    {entry}" for entry in entries]
+        return "\n".join(lines)
 
 
 def prepare_data_root(source: str | os.PathLike,
-                      root: str | os.PathLike | None = None) -> list[Path]:
+                      root: str | os.PathLike | None = None) -> PrepareReport:
     """Copy the offline data sets found in ``source`` into the data root.
 
-    Only files the root lacks (or holds with a wrong md5) are copied; ``source`` is
-    only read.  Returns the files that were copied.
+    ``source`` is only read.  A file already in the root with the right md5 is left
+    alone; one that is absent or has a wrong md5 is copied from ``source`` by
+    :func:`~optimlab.datafiles.copy_verified`, so an interrupted or failed copy never
+    leaves a partial or wrong file under its final name.  Every file that can be put
+    in place is; then :class:`PrepareError` (carrying the report) is raised when
+    ``source`` is not a folder, when a file is in neither place, or when one could not
+    be put in place (wrong md5 in the source, unreadable, destination not writable),
+    naming each.
     """
     source, root = Path(source), _resolve(root)
+    if not source.is_dir():
+        state = "is not a folder" if source.exists() else "does not exist"
+        raise PrepareError(f"the source folder {source} {state}: nothing was copied "
+                           f"into the data root {root}")
     if source.resolve() == root.resolve():
         raise ValueError(f"the data root {root} must not be the source folder itself")
     wanted = [("MNIST/raw", name, md5) for name, md5 in MNIST_FILES.items()]
     wanted += [("cifar10-npz", name, md5) for name, md5 in CIFAR10_NPZ_FILES.items()]
-    copied = []
+    report = PrepareReport(source, root)
     for folder, name, md5 in wanted:
         origin, target = source / folder / name, root / folder / name
-        if not origin.is_file():
-            continue
-        if target.is_file() and md5sum(target) == md5:
-            continue
-        if md5sum(origin) != md5:
-            raise ValueError(f"{origin} has the wrong md5 (expected {md5}): refusing to copy it")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(origin, target)
-        copied.append(target)
-    return copied
+        there = os.path.lexists(target)
+        damage = check_md5(target, md5) if there else None
+        if there and damage is None:
+            report.present.append(target)
+        elif there and not target.is_file():
+            report.failed.append(f"{damage}; remove it")
+        elif not os.path.lexists(origin):
+            if there:
+                report.failed.append(f"{damage}, and there is no {origin} to replace it")
+            else:
+                report.missing.append(origin)
+        else:
+            try:
+                copy_verified(origin, target, md5)
+            except (DataFileError, OSError) as error:
+                report.failed.append(f"{target} not copied: {error}")
+                continue
+            report.copied.append(target)
+            if there:
+                report.replaced.append(damage)
+    if report.missing or report.failed:
+        raise PrepareError("the data root is incomplete.\n" + report.summary(), report)
+    return report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -251,11 +383,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "where":
         print(data_root())
         return 0
-    if not Path(args.source).is_dir():
-        print(f"no offline data at {args.source}: nothing to prepare", file=sys.stderr)
-        return 0
-    copied = prepare_data_root(args.source, args.root)
-    print(f"data root {_resolve(args.root)}: {len(copied)} file(s) copied")
+    try:
+        report = prepare_data_root(args.source, args.root)
+    except (PrepareError, DataFileError, ValueError) as error:
+        print(f"prepare failed: {error}", file=sys.stderr)
+        return 1
+    print(report.summary())
     return 0
 
 

@@ -17,8 +17,12 @@ from __future__ import annotations
 
 import bisect
 import copy
+import dataclasses
 import math
+import numbers
 import operator
+import reprlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,43 +42,70 @@ __all__ = [
 
 
 # --- argument checks, one helper per kind of check -------------------------
+# Each raises a ValueError naming the argument, showing the value and saying
+# what is expected, and returns the value as stored: an int or a float
+# (other integer and real types are converted, ints and floats kept as given).
 
-def _check_int(name: str, value, minimum: int = 1) -> None:
-    """``value`` must be an int (not a bool) and at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(
-            f"{name} must be an int, got {value!r} ({type(value).__name__})")
+def _shown(value) -> str:
+    """``repr(value)``, shortened when long (a huge int, a long list)."""
+    return reprlib.repr(value)
+
+
+def _check_int(name: str, value, minimum: int = 1) -> int:
+    """``value`` must be an integer (not a bool) and at least ``minimum``.
+
+    Integers are what ``operator.index`` accepts: ints, numpy integers, 0-d
+    integer tensors; floats are refused even when whole (``10.0``).
+    """
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        value = value if isinstance(value, int) else operator.index(value)
+    except TypeError:
+        raise ValueError(f"{name} must be an int >= {minimum}, "
+                         f"got {_shown(value)} ({type(value).__name__})") from None
     if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+        raise ValueError(f"{name} must be an int >= {minimum}, got {_shown(value)}")
+    return value
 
 
 def _check_in_interval(name: str, value, low: float, high: float,
-                       closed_low: bool, closed_high: bool) -> None:
+                       closed_low: bool, closed_high: bool) -> float:
     """``value`` must be a finite real number in the given interval."""
     interval = (("[" if closed_low else "(") + f"{low:g}, {high:g}"
                 + ("]" if closed_high else ")"))
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(
-            f"{name} must be a number in {interval}, got {value!r} "
+            f"{name} must be a number in {interval}, got {_shown(value)} "
             f"({type(value).__name__})")
+    value = value if isinstance(value, (int, float)) else float(value)
+    try:
+        finite = math.isfinite(float(value))
+    except OverflowError:  # an int too large for a float
+        finite = False
     above_low = value >= low if closed_low else value > low
     below_high = value <= high if closed_high else value < high
-    if not (above_low and below_high):  # also rejects nan
-        raise ValueError(f"{name} must be in {interval}, got {value!r}")
+    if not (finite and above_low and below_high):  # also rejects nan
+        raise ValueError(f"{name} must be a finite number in {interval}, got {_shown(value)}")
+    return value
 
 
-def _check_positive(name: str, value) -> None:
-    """``value`` must be a finite real number > 0."""
-    _check_in_interval(name, value, 0.0, math.inf, closed_low=False,
-                       closed_high=False)
+def _check_sequence(name: str, values) -> tuple:
+    """``values`` must be a list, tuple, range or numpy array (not a string)."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
+        raise ValueError(
+            f"{name} must be a list or tuple of ints, got {_shown(values)} "
+            f"({type(values).__name__})")
+    return tuple(values)
 
 
-def _check_increasing(name: str, values: tuple) -> None:
-    """``values`` must be positive ints in strictly increasing order."""
-    for index, value in enumerate(values):
-        _check_int(f"{name}[{index}]", value, minimum=1)
+def _check_increasing(name: str, values) -> tuple[int, ...]:
+    """``values`` must be a sequence of positive ints in strictly increasing order."""
+    values = tuple(_check_int(f"{name}[{index}]", value, minimum=1)
+                   for index, value in enumerate(_check_sequence(name, values)))
     if any(a >= b for a, b in zip(values, values[1:])):
-        raise ValueError(f"{name} must be strictly increasing, got {values!r}")
+        raise ValueError(f"{name} must be strictly increasing, got {_shown(values)}")
+    return values
 
 
 def _check_less(name: str, value: int, other_name: str, other: int) -> None:
@@ -96,8 +127,28 @@ class Schedule:
     """Base class: a map from scheduler step to learning-rate factor.
 
     Subclasses implement :meth:`factor` and :attr:`label`; calling a schedule
-    checks the step and returns ``float(factor(step))``.
+    checks the step and returns ``float(factor(step))``, which is checked to be
+    a finite number >= 0.  Every argument of a constructor or method is
+    checked: a bad one raises a ValueError that names it and says why (an
+    unknown keyword or too many arguments: a TypeError listing the arguments).
     """
+
+    def __new__(cls, *args, **kwargs):
+        if dataclasses.is_dataclass(cls):
+            names = [field.name for field in dataclasses.fields(cls)]
+            listed = ", ".join(names) or "none"
+            for key in kwargs:
+                if key not in names:
+                    raise TypeError(f"{cls.__name__} has no argument {key!r}; "
+                                    f"its arguments are: {listed}")
+            if len(args) > len(names):
+                raise TypeError(f"{cls.__name__} takes at most {len(names)} argument(s) "
+                                f"({listed}), got {len(args)}")
+        return super().__new__(cls)
+
+    def _store(self, name: str, value) -> None:
+        """Set a checked field of the frozen dataclass (used by ``__post_init__``)."""
+        object.__setattr__(self, name, value)
 
     def factor(self, step: int) -> float:
         raise NotImplementedError
@@ -107,14 +158,21 @@ class Schedule:
         raise NotImplementedError
 
     def __call__(self, step: int) -> float:
-        step = operator.index(step)
-        if step < 0:
-            raise ValueError(f"step must be >= 0, got {step}")
-        return float(self.factor(step))
+        step = _check_int("step", step, minimum=0)
+        value = self.factor(step)
+        try:
+            real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+            result = float(value) if real else math.nan
+        except OverflowError:  # an int too large for a float
+            result = math.inf
+        if not (math.isfinite(result) and result >= 0):
+            raise ValueError(f"{type(self).__name__}.factor({step}) returned {_shown(value)}; "
+                             f"a learning-rate factor must be a finite number >= 0")
+        return result
 
     def factors(self, steps: int) -> np.ndarray:
         """The factors at steps 0, 1, ..., ``steps - 1`` as a float64 array."""
-        _check_int("steps", steps, minimum=0)
+        steps = _check_int("steps", steps, minimum=0)
         return np.array([self(step) for step in range(steps)], dtype=np.float64)
 
     def scheduler(self, optimizer: Optimizer, last_epoch: int = -1) -> LambdaLR:
@@ -123,14 +181,50 @@ class Schedule:
         Call its ``step()`` after every ``optimizer.step()``.  To resume from
         a checkpoint, build the optimizer and this scheduler first, then load
         both state dicts: building a scheduler resets the learning rate.
+        Loading a state dict checks the saved schedule arguments as the
+        constructor does.
         """
+        if not isinstance(optimizer, Optimizer):
+            raise ValueError(f"optimizer must be a torch.optim.Optimizer, got "
+                             f"{_shown(optimizer)} ({type(optimizer).__name__})")
+        last_epoch = _check_int("last_epoch", last_epoch, minimum=-1)
+        if last_epoch >= 0 and not all("initial_lr" in group
+                                       for group in optimizer.param_groups):
+            raise ValueError(
+                f"last_epoch={last_epoch} resumes a schedule, which needs 'initial_lr' in "
+                f"every param group (set by an earlier scheduler); build the scheduler "
+                f"with last_epoch=-1 and load its state dict instead")
         # LambdaLR.state_dict() saves the schedule's ``__dict__`` and
         # load_state_dict() writes it back with ``__dict__.update``, which
         # bypasses the frozen dataclass's __setattr__, so saving and resuming
         # work.  That write would, however, silently change *this* object if
         # the loaded state came from a schedule with other arguments, so the
         # scheduler gets its own copy and ``self`` stays truly immutable.
-        return LambdaLR(optimizer, copy.copy(self), last_epoch)
+        return _ScheduleLR(optimizer, copy.copy(self), last_epoch)
+
+
+class _ScheduleLR(LambdaLR):
+    """A LambdaLR whose ``load_state_dict`` checks the saved schedule arguments."""
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        saved = state_dict.get("lr_lambdas") if isinstance(state_dict, dict) else None
+        if not isinstance(saved, list) or len(saved) != len(self.lr_lambdas):
+            raise ValueError(
+                f"state_dict must be a scheduler state dict with 'lr_lambdas', a list of "
+                f"{len(self.lr_lambdas)} entries (one per param group), "
+                f"got {_shown(state_dict)}")
+        for index, (schedule, arguments) in enumerate(zip(self.lr_lambdas, saved)):
+            if isinstance(schedule, Schedule) and dataclasses.is_dataclass(schedule):
+                name = type(schedule).__name__
+                if not isinstance(arguments, dict):
+                    raise ValueError(f"state_dict['lr_lambdas'][{index}] must be a dict of "
+                                     f"{name}'s arguments, got {_shown(arguments)}")
+                try:
+                    type(schedule)(**arguments)
+                except (TypeError, ValueError) as error:
+                    raise ValueError(f"state_dict['lr_lambdas'][{index}] holds no valid "
+                                     f"{name} arguments: {error}") from None
+        super().load_state_dict(state_dict)
 
 
 @dataclass(frozen=True)
@@ -165,11 +259,10 @@ class StepDecay(Schedule):
     gamma: float = 0.1
 
     def __post_init__(self):
-        # accept any sequence, store a tuple so the object stays hashable
-        object.__setattr__(self, "milestones", tuple(self.milestones))
-        _check_increasing("milestones", self.milestones)
-        _check_in_interval("gamma", self.gamma, 0.0, 1.0,
-                           closed_low=False, closed_high=True)
+        # accept any ordered sequence, store a tuple so the object stays hashable
+        self._store("milestones", _check_increasing("milestones", self.milestones))
+        self._store("gamma", _check_in_interval("gamma", self.gamma, 0.0, 1.0,
+                                                closed_low=False, closed_high=True))
 
     def factor(self, step: int) -> float:
         return self.gamma ** bisect.bisect_right(self.milestones, step)
@@ -193,8 +286,8 @@ class Exponential(Schedule):
     gamma: float
 
     def __post_init__(self):
-        _check_in_interval("gamma", self.gamma, 0.0, 1.0,
-                           closed_low=False, closed_high=True)
+        self._store("gamma", _check_in_interval("gamma", self.gamma, 0.0, 1.0,
+                                                closed_low=False, closed_high=True))
 
     def factor(self, step: int) -> float:
         return self.gamma ** step
@@ -226,9 +319,9 @@ class Cosine(Schedule):
     final: float = 0.0
 
     def __post_init__(self):
-        _check_int("total", self.total, minimum=1)
-        _check_in_interval("final", self.final, 0.0, 1.0,
-                           closed_low=True, closed_high=False)
+        self._store("total", _check_int("total", self.total, minimum=1))
+        self._store("final", _check_in_interval("final", self.final, 0.0, 1.0,
+                                                closed_low=True, closed_high=False))
 
     def factor(self, step: int) -> float:
         return _half_cosine(min(step, self.total) / self.total, self.final)
@@ -271,11 +364,11 @@ class WarmupCosine(Schedule):
     final: float = 0.0
 
     def __post_init__(self):
-        _check_int("warmup", self.warmup, minimum=1)
-        _check_int("total", self.total, minimum=2)
+        self._store("warmup", _check_int("warmup", self.warmup, minimum=1))
+        self._store("total", _check_int("total", self.total, minimum=2))
         _check_less("warmup", self.warmup, "total", self.total)
-        _check_in_interval("final", self.final, 0.0, 1.0,
-                           closed_low=True, closed_high=False)
+        self._store("final", _check_in_interval("final", self.final, 0.0, 1.0,
+                                                closed_low=True, closed_high=False))
 
     def factor(self, step: int) -> float:
         if step < self.warmup:
@@ -309,7 +402,7 @@ class InverseSqrt(Schedule):
     warmup: int
 
     def __post_init__(self):
-        _check_int("warmup", self.warmup, minimum=1)
+        self._store("warmup", _check_int("warmup", self.warmup, minimum=1))
 
     def factor(self, step: int) -> float:
         t = step + 1
@@ -342,7 +435,8 @@ class InverseSqrtDecay(Schedule):
     rate: float = 1.0
 
     def __post_init__(self):
-        _check_positive("rate", self.rate)
+        self._store("rate", _check_in_interval("rate", self.rate, 0.0, math.inf,
+                                               closed_low=False, closed_high=False))
 
     def factor(self, step: int) -> float:
         return 1.0 / math.sqrt(1.0 + self.rate * step)
