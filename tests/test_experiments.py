@@ -352,3 +352,48 @@ def test_without_a_checkout_run_or_load_downloads_the_published_file(
     record = cache.run_or_load(config, run=False)
     assert record["provenance"]["command"] == "the grid"
     assert (tmp_path / "downloads" / "test" / f"{config.key()}.json").is_file()
+
+
+# --- the CIFAR-10 CPU tier ------------------------------------------------------------------
+
+def _finished(config: Config, final_accuracy: float, diverged: bool = False) -> dict:
+    """A result of the right shape for ``config`` (the selection reads only its
+    last validation accuracy and whether it diverged)."""
+    points = config.eval_steps
+    return {"fingerprint": [2.3] * config.fingerprint_steps,
+            "train_loss": [None if diverged else 1.0] * config.total_steps,
+            "evals": {"step": points, "epoch": [s / config.steps_per_epoch for s in points],
+                      "wall_time_s": [0.0] * len(points), "val_loss": [1.0] * len(points),
+                      "val_accuracy": [0.1] * (len(points) - 1) + [final_accuracy]},
+            "test": None, "wall_time_s": 1.0, "fingerprint_time_s": 0.1,
+            "diverged": diverged}
+
+
+def test_the_cpu_tier_tests_each_optimizer_once_at_the_alpha_its_search_chose(tmp_path):
+    search = grids.grid("cifar10-cpu-search")
+    assert {c.optimizer for c in search} == set(grids.CPU_OPTIMIZERS)
+    assert all(not c.test_at_end and c.seed == 0 and c.model == "resnet20" for c in search)
+    with pytest.raises(MissingResultError, match="run cifar10-cpu-search"):
+        grids.cifar10_cpu(tmp_path)
+    accuracy = {("Adam", 0.01): 0.6, ("Adam", 0.001): 0.6, ("ADOPT", 0.1): 0.7,
+                ("SGD", 0.1): 0.5, ("SGD", 1.0): 0.9}
+    for config in search:
+        diverged = (config.optimizer, config.lr) == ("SGD", 1.0)
+        cache.save(config, _finished(config, accuracy.get((config.optimizer, config.lr), 0.2),
+                                     diverged), "pytest", root=tmp_path)
+    assert grids.chosen_lrs(tmp_path) == {"Adam": 0.001, "ADOPT": 0.1, "SGD": 0.1}
+    final = grids.cifar10_cpu(tmp_path)
+    assert len(final) == len(grids.CPU_SEEDS) * len(grids.CPU_OPTIMIZERS)
+    assert all(c.test_at_end and c.epochs == grids.CPU_EPOCHS for c in final)
+    assert {(c.optimizer, c.lr) for c in final} == {("Adam", 0.001), ("ADOPT", 0.1),
+                                                    ("SGD", 0.1)}
+
+
+def test_a_run_without_the_test_split_records_none_and_keeps_old_keys():
+    config = tiny(test_at_end=False)
+    assert runner.run(config)["test"] is None
+    assert "test_at_end" in config.to_dict() and "test_at_end" not in tiny().to_dict()
+    with pytest.raises(ValueError, match="test_at_end"):
+        tiny(test_at_end=False, test_every_eval=True)
+    with pytest.raises(ValueError, match="augment"):
+        tiny(augment=1)

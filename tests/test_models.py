@@ -36,6 +36,35 @@ def test_resnet18_cifar_has_a_3x3_stride_1_stem_and_no_max_pool():
     assert features["layer1"][-2:] == (32, 32)  # the first stage works at full resolution
 
 
+@pytest.mark.parametrize("name, n, parameters", [("resnet20", 3, 269_722),
+                                                  ("resnet8", 1, 75_290)])
+def test_cifar_resnets_are_he_et_al_s_6n_plus_2_layer_networks(name, n, parameters):
+    model = models.build(name)
+    convolutions = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    linear = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    assert len(convolutions) + len(linear) == 6 * n + 2  # option A: no shortcut weights
+    assert [c.out_channels for c in convolutions[1::2 * n]] == [16, 32, 64]
+    assert sum(p.numel() for p in model.parameters()) == parameters
+    shapes = []
+    for block in model:
+        if isinstance(block, models._BasicBlock):
+            block.register_forward_hook(lambda m, i, out: shapes.append(tuple(out.shape[1:])))
+    model.eval()
+    with torch.no_grad():
+        assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    assert shapes == [(16, 32, 32)] * n + [(32, 16, 16)] * n + [(64, 8, 8)] * n
+
+
+def test_option_a_shortcut_subsamples_and_pads_with_zeros():
+    block = models._BasicBlock(16, 32, stride=2)
+    x = torch.randn(1, 16, 8, 8)
+    shortcut = block.shortcut(x)
+    assert shortcut.shape == (1, 32, 4, 4)
+    assert torch.equal(shortcut[:, 8:24], x[:, :, ::2, ::2])
+    assert not shortcut[:, :8].any() and not shortcut[:, 24:].any()
+    assert models._BasicBlock(16, 16, stride=1).shortcut(x) is x
+
+
 def test_same_seed_same_weights():
     torch.manual_seed(3)
     a = models.build("mlp")
@@ -48,6 +77,8 @@ def test_same_seed_same_weights():
     (lambda: models.mlp(hidden=0), "hidden"),
     (lambda: models.mlp(inputs=7.5), "inputs"),
     (lambda: models.resnet18_cifar(classes=1), "classes"),
+    (lambda: models.resnet_cifar(n=0), "n"),
+    (lambda: models.resnet_cifar(width=2.5), "width"),
     (lambda: models.build("vgg"), "name"),
     (lambda: models.source("vgg"), "name"),
 ])

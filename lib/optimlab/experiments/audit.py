@@ -101,8 +101,9 @@ def _series_pairs(record, replayed):
     for name in record["evals"]:
         if name not in ("wall_time_s", "step", "epoch"):
             yield f"evals.{name}", record["evals"][name], replayed["evals"][name]
-    yield "test.loss", [record["test"]["loss"]], [replayed["test"]["loss"]]
-    yield "test.accuracy", [record["test"]["accuracy"]], [replayed["test"]["accuracy"]]
+    if record["test"] is not None:
+        for name in ("loss", "accuracy"):
+            yield f"test.{name}", [record["test"][name]], [replayed["test"][name]]
     yield "fingerprint", record["fingerprint"], replayed["fingerprint"]
 
 

@@ -59,6 +59,11 @@ def _shard(configs, shard: str | None):
     return configs[index::count]
 
 
+def _test_accuracy(result) -> str:
+    """", test accuracy 0.9123" (nothing for a run that never sees the test split)."""
+    return "" if result["test"] is None else f", test accuracy {result['test']['accuracy']:.4f}"
+
+
 def _say(*parts) -> None:
     print(*parts, flush=True)
 
@@ -93,8 +98,7 @@ def command_run(args, argv) -> int:
                               checkpoint_dir=args.checkpoint_dir)
         ran += 1
         _say(f"{prefix}: {result['wall_time_s']:.1f} s, validation accuracy "
-             f"{result['evals']['val_accuracy'][-1]:.4f}, test accuracy "
-             f"{result['test']['accuracy']:.4f} -> {path}")
+             f"{result['evals']['val_accuracy'][-1]:.4f}{_test_accuracy(result)} -> {path}")
     _say(f"{ran} run(s) in {time.perf_counter() - started:.1f} s wall time")
     return 0
 
@@ -108,8 +112,7 @@ def command_list(args, argv) -> int:
         line = f"{config.key()}  {config.label:32s} {status}"
         if kind == "cached":
             record = cache.load(config, args.results)
-            line += f"  {record['wall_time_s']:8.1f} s  test accuracy " \
-                    f"{record['test']['accuracy']:.4f}"
+            line += f"  {record['wall_time_s']:8.1f} s{_test_accuracy(record)}"
         _say(line)
     _say(", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())))
     return 1 if counts.get("damaged") else 0

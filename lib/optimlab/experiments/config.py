@@ -37,6 +37,10 @@ def _frozen(value):
     return tuple(_frozen(item) for item in value) if isinstance(value, (list, tuple)) else value
 
 
+#: Fields added after the first cached runs, with the default that leaves them out.
+ADDED_FIELDS = {"test_at_end": True}
+
+
 @dataclass(frozen=True)
 class Config:
     """A training run.  Length: give ``steps`` or ``epochs`` (the other stays 0).
@@ -65,7 +69,13 @@ class Config:
         device: where the run trains, ``"cpu"`` or ``"cuda"``.
         fingerprint_steps: how many first training losses the audit recomputes.
         test_every_eval: also evaluate the test split at every evaluation (for
-            curves); the test split is always evaluated after the last update.
+            curves).
+        test_at_end: evaluate the test split after the last update (False for the
+            runs of a learning-rate search, which must never see the test set).
+
+    Fields added after the first cached runs (:data:`ADDED_FIELDS`) are left out
+    of :meth:`to_dict`, and so of the key, while they hold their default, so that
+    adding one never renames a cached run.
     """
 
     experiment: str
@@ -87,6 +97,7 @@ class Config:
     device: str = "cpu"
     fingerprint_steps: int = 8
     test_every_eval: bool = False
+    test_at_end: bool = True
 
     def __post_init__(self):
         hyper = self.hyperparameters
@@ -133,6 +144,13 @@ class Config:
         if self.steps_per_epoch == 0:
             raise ValueError(f"batch_size={self.batch_size} is larger than the "
                              f"{self.train_size} training images")
+        for name in ("augment", "test_every_eval", "test_at_end"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got "
+                                 f"{getattr(self, name)!r}")
+        if self.test_every_eval and not self.test_at_end:
+            raise ValueError("test_every_eval=True evaluates the test split, so "
+                             "test_at_end=False cannot hold")
         if self.fingerprint_steps > self.total_steps:
             raise ValueError(f"fingerprint_steps must be <= the {self.total_steps} steps "
                              f"of the run, got {self.fingerprint_steps}")
@@ -173,6 +191,9 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (hyperparameters as a dict)."""
         out = dataclasses.asdict(self)
+        for name, default in ADDED_FIELDS.items():
+            if out[name] == default:
+                del out[name]
         out["hyperparameters"] = {k: (list(v) if isinstance(v, tuple) else v)
                                   for k, v in self.hyperparameters}
         return out

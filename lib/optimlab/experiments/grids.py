@@ -13,13 +13,24 @@
   course report, seed 0).
 * ``cifar10-smoke``: the same code on 128 training images for one epoch on the
   CPU; a test of the pipeline, cache and audit, *not* a result.
+* ``cifar10-cpu-search`` and ``cifar10-cpu``: the CPU tier, He et al.'s ResNet-20
+  (0.27M parameters) on CIFAR-10 with the protocol of the course report: the
+  40k/10k/10k split, α/√t, weight decay 10⁻⁴ as an L2 term, random crop + flip,
+  batch 128, float32 and channels-last on the CPU.  The search trains every
+  optimizer of :data:`CPU_OPTIMIZERS` with each α of :data:`CPU_LRS` for
+  :data:`CPU_SEARCH_EPOCHS` epochs (seed 0) and never evaluates the test split;
+  ``cifar10-cpu`` then trains each optimizer with the α that reached the best
+  final validation accuracy (:func:`chosen_lrs`) for :data:`CPU_EPOCHS` epochs and
+  seeds :data:`CPU_SEEDS`, and evaluates the test split once, after the last
+  update.  Since α/√t depends only on the update count, a search run is the
+  first epochs of the seed-0 run at the same α.
 """
 
 from __future__ import annotations
 
 from .config import Config
 
-__all__ = ["GRIDS", "grid", "grid_command", "MNIST_LRS", "MNIST_OPTIMIZERS",
+__all__ = ["GRIDS", "grid", "grid_command", "chosen_lrs", "MNIST_LRS", "MNIST_OPTIMIZERS",
            "CIFAR10_OPTIMIZERS"]
 
 MNIST_OPTIMIZERS = ("Adam", "AMSGrad", "AdaShift", "ADOPT")
@@ -75,15 +86,72 @@ def cifar10_smoke(epochs: int = 1, seeds=(0,), device: str = "cpu") -> list[Conf
                     train_subset=128, eval_subset=100, fingerprint_steps=3)
 
 
-GRIDS = {"mnist": mnist, "cifar10": cifar10, "cifar10-smoke": cifar10_smoke}
+#: The CPU tier: each optimizer with its defaults and L2 weight decay 1e-4 (SGD:
+#: momentum 0.9, as He et al. train their CIFAR ResNets).
+CPU_OPTIMIZERS = {"Adam": {"weight_decay": 1e-4}, "ADOPT": {"weight_decay": 1e-4},
+                  "SGD": {"momentum": 0.9, "weight_decay": 1e-4}}
+CPU_LRS = (1.0, 0.1, 0.01, 0.001)
+CPU_SEARCH_EPOCHS = 4
+CPU_EPOCHS = 15
+CPU_SEEDS = (0, 1, 2)
+CPU_MODEL = "resnet20"
+
+
+def _cifar10_cpu(experiment: str, name: str, lr: float, seed: int, epochs: int,
+                 test_at_end: bool) -> Config:
+    return Config(experiment=experiment, model=CPU_MODEL, dataset="cifar10",
+                  optimizer=name, lr=lr, hyperparameters=CPU_OPTIMIZERS[name],
+                  schedule="inverse-sqrt", batch_size=128, epochs=epochs, seed=seed,
+                  augment=True, fingerprint_steps=3, test_at_end=test_at_end)
+
+
+def cifar10_cpu_search() -> list[Config]:
+    """Every optimizer × α of the CPU tier for a few epochs, seed 0, no test split."""
+    return [_cifar10_cpu("cifar10-cpu-search", name, lr, 0, CPU_SEARCH_EPOCHS, False)
+            for name in CPU_OPTIMIZERS for lr in CPU_LRS]
+
+
+def chosen_lrs(root=None) -> dict[str, float]:
+    """Per optimizer, the α of the search with the best final validation accuracy
+    (the smaller α on a tie; a diverged run counts as accuracy 0).
+
+    :class:`~optimlab.experiments.cache.MissingResultError` names the command to run
+    while any search run is not cached."""
+    from . import cache
+
+    best: dict[str, tuple[float, float]] = {}
+    for config in cifar10_cpu_search():
+        record = cache.load(config, root)
+        if record is None:
+            raise cache.MissingResultError(
+                f"the learning-rate search of the CPU tier is incomplete ({config.label} "
+                f"is not cached): run `{grid_command(config)}` first")
+        accuracy = 0.0 if record["diverged"] else record["evals"]["val_accuracy"][-1]
+        if config.optimizer not in best or accuracy > best[config.optimizer][0] or (
+                accuracy == best[config.optimizer][0] and config.lr < best[config.optimizer][1]):
+            best[config.optimizer] = (accuracy, config.lr)
+    return {name: lr for name, (_, lr) in best.items()}
+
+
+def cifar10_cpu(root=None) -> list[Config]:
+    """Each optimizer at its chosen α, seed by seed, tested once at the end."""
+    lrs = chosen_lrs(root)
+    return [_cifar10_cpu("cifar10-cpu", name, lrs[name], seed, CPU_EPOCHS, True)
+            for seed in CPU_SEEDS for name in CPU_OPTIMIZERS]
+
+
+GRIDS = {"mnist": mnist, "cifar10": cifar10, "cifar10-smoke": cifar10_smoke,
+         "cifar10-cpu-search": cifar10_cpu_search, "cifar10-cpu": cifar10_cpu}
+#: The grids whose runs take minutes each: run them with checkpoints.
+CHECKPOINTED = ("cifar10", "cifar10-cpu-search", "cifar10-cpu")
 
 
 def grid(name: str, **options) -> list[Config]:
     """The configs of grid ``name``; ``options`` (epochs, seeds, device) for CIFAR-10."""
     if name not in GRIDS:
         raise ValueError(f"name must be one of {sorted(GRIDS)}, got {name!r}")
-    if name == "mnist" and options:
-        raise ValueError(f"the mnist grid takes no options, got {sorted(options)}")
+    if name not in ("cifar10", "cifar10-smoke") and options:
+        raise ValueError(f"the {name} grid takes no options, got {sorted(options)}")
     return GRIDS[name](**options)
 
 
@@ -92,6 +160,8 @@ def grid_command(config: Config) -> str:
     base = f"python -m optimlab.experiments run {config.experiment}"
     if config.experiment == "mnist":
         return base
+    if config.experiment in ("cifar10-cpu-search", "cifar10-cpu"):
+        return base + " --threads 1 --checkpoint-dir .checkpoints --resume"
     if config.experiment in ("cifar10", "cifar10-smoke"):
         default = GRIDS[config.experiment]()[0]
         extra = ""

@@ -113,6 +113,10 @@ def _check_fields(record: dict[str, Any]) -> Config:
                 len(config.eval_steps), nullable=name.endswith("loss"))
     if evals["step"] != config.eval_steps:
         raise TypeError(f"evals.step is not the config's evaluation points")
+    if not config.test_at_end:
+        if record.get("test", 0) is not None:
+            raise TypeError("test must be null: the config never evaluates the test split")
+        return config
     test = _require(record, "test", dict, "")
     for name, nullable in (("loss", True), ("accuracy", False)):
         _series(record, f"test.{name}", [test.get(name)], 1, nullable)

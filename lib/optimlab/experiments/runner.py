@@ -104,7 +104,9 @@ def _eval_batches(config: Config, part: str, device: torch.device) -> DeviceBatc
 
 
 def _channels_last(config: Config, device: torch.device) -> bool:
-    return device.type == "cuda" and config.model == "resnet18"
+    """ResNet-18 on CUDA; the small CIFAR ResNets everywhere (2.4x faster on a CPU)."""
+    return (device.type == "cuda" and config.model == "resnet18") or \
+        config.model in ("resnet20", "resnet8")
 
 
 # --- model, optimizer, one update ------------------------------------------------------
@@ -210,7 +212,8 @@ def run(config: Config, *, progress: bool = False, checkpoint_dir=None, resume: 
     Keys: ``fingerprint`` (list), ``train_loss`` (one float32 value per update,
     None where not finite), ``evals`` (lists ``step``, ``epoch``, ``wall_time_s``,
     ``val_loss``, ``val_accuracy`` and, with ``test_every_eval``, ``test_loss``,
-    ``test_accuracy``), ``test`` (``loss``, ``accuracy`` after the last update),
+    ``test_accuracy``), ``test`` (``loss``, ``accuracy`` after the last update; None
+    when ``config.test_at_end`` is False),
     ``wall_time_s`` (training and evaluation, without the fingerprint) and
     ``fingerprint_time_s``.
 
@@ -294,13 +297,16 @@ def run(config: Config, *, progress: bool = False, checkpoint_dir=None, resume: 
             on_epoch(epoch + 1)
     if bar is not None:
         bar.close()
-    test_loss, test_accuracy = _evaluate(model, test, autocast)
+    final_test = None
+    if config.test_at_end:
+        test_loss, test_accuracy = _evaluate(model, test, autocast)
+        final_test = {"loss": float32_list([test_loss])[0], "accuracy": test_accuracy}
     wall_time = time.perf_counter() - clock
     return {
         "fingerprint": fingerprint_losses,
         "train_loss": state["train_loss"],
         "evals": state["evals"],
-        "test": {"loss": float32_list([test_loss])[0], "accuracy": test_accuracy},
+        "test": final_test,
         "wall_time_s": round(wall_time, 3),
         "fingerprint_time_s": round(fingerprint_time, 3),
         "diverged": any(v is None for v in state["train_loss"]),
