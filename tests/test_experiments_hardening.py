@@ -114,6 +114,15 @@ def test_a_failed_write_leaves_the_previous_file_and_no_temporary(tmp_path):
     assert target.read_text() == "old" and sorted(tmp_path.iterdir()) == [target]
 
 
+def test_a_written_file_has_ordinary_permissions(tmp_path):
+    target = files.atomic_write_text(tmp_path / "new.json", "{}")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+    target.chmod(0o640)
+    assert files.atomic_write_text(target, "{}").stat().st_mode & 0o777 == 0o640
+
+
 def test_concurrent_saves_of_one_record_never_collide(tmp_path, tiny_result):
     config, errors = tiny(), []
 

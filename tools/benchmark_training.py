@@ -1,13 +1,17 @@
-"""ResNet-18 training throughput on CIFAR-sized images, and the optimizer's share of it.
+"""CIFAR-10 training throughput of the experiments' ResNets, and the optimizer's share.
 
     python tools/benchmark_training.py                 # the device it finds (CUDA first)
     python tools/benchmark_training.py --device cpu --batch-size 32 --steps 3
+    python tools/benchmark_training.py --device cpu --model resnet20 --threads 1 2
 
 For each optimizer of the ``cifar10`` grid (Adam, AdamW, ADOPT, SGD with momentum,
-with that grid's settings) it trains the ``cifar10`` grid's model exactly as the
-runner does -- the input pipeline of :class:`optimlab.augment.DeviceBatches` with
-random crop and flip, bf16 autocast and channels-last on CUDA, float32 on a CPU --
-for ``--warmup`` untimed and ``--steps`` timed updates, and prints
+with that grid's settings) it trains a model of the experiments (``--model``:
+``resnet18``, the GPU tier's, by default; ``resnet20`` and ``resnet8`` for the CPU
+tier) exactly as the runner does -- the input pipeline of
+:class:`optimlab.augment.DeviceBatches` with random crop and flip, bf16 autocast
+on CUDA, float32 on a CPU, channels-last where the runner uses it
+(:func:`optimlab.experiments.runner.channels_last`) -- for ``--warmup`` untimed and
+``--steps`` timed updates, with each CPU thread count of ``--threads``, and prints
 
 * images/s: batch size × timed updates / their wall time, and
 * the optimizer step's share: the time inside ``optimizer.step()`` over the time of
@@ -30,6 +34,7 @@ import torch.nn.functional as F
 from optimlab import models, optim
 from optimlab.augment import CIFAR10_MEAN, CIFAR10_STD, DeviceBatches
 from optimlab.experiments.grids import CIFAR10_OPTIMIZERS
+from optimlab.experiments.runner import channels_last
 
 
 def synchronize(device: torch.device) -> None:
@@ -48,13 +53,13 @@ def images(real: bool, n: int):
             torch.randint(0, 10, (n,), generator=generator))
 
 
-def measure(name: str, device: torch.device, batches: DeviceBatches, warmup: int,
-            steps: int) -> tuple[float, float]:
+def measure(name: str, model_name: str, device: torch.device, batches: DeviceBatches,
+            warmup: int, steps: int) -> tuple[float, float]:
     """(images per second, optimizer share) of ``steps`` timed updates."""
     torch.manual_seed(0)
-    model = models.resnet18_cifar().to(device)
+    model = models.build(model_name).to(device)
     cuda = device.type == "cuda"
-    if cuda:
+    if batches.channels_last:
         model = model.to(memory_format=torch.channels_last)
     lr, hyper = CIFAR10_OPTIMIZERS[name]
     optimizer = getattr(optim, name)(model.parameters(), lr=lr, **hyper)
@@ -96,7 +101,13 @@ def main() -> None:
     parser.add_argument("--optimizers", nargs="+", default=list(CIFAR10_OPTIMIZERS),
                         choices=list(CIFAR10_OPTIMIZERS))
     parser.add_argument("--real-data", action="store_true", help="CIFAR-10 images")
+    parser.add_argument("--model", default="resnet18", choices=["resnet18", "resnet20",
+                                                                "resnet8"])
+    parser.add_argument("--threads", type=int, nargs="+", default=None,
+                        help="CPU thread counts to measure (default: torch's choice)")
     args = parser.parse_args()
+    if any(t < 1 for t in args.threads or ()):
+        parser.error(f"--threads must be >= 1, got {args.threads}")
     device = torch.device(args.device)
     cuda = device.type == "cuda"
     steps = args.steps or (100 if cuda else 5)
@@ -104,18 +115,22 @@ def main() -> None:
     if cuda:
         torch.backends.cudnn.benchmark = True
     x, y = images(args.real_data, max(args.batch_size * 8, 1024))
+    layout = channels_last(args.model, device)
     batches = DeviceBatches(x, y, mean=CIFAR10_MEAN, std=CIFAR10_STD,
                             batch_size=args.batch_size, augment=True, drop_last=True,
-                            device=device)
+                            device=device, channels_last=layout)
     name = torch.cuda.get_device_name(device) if cuda else "CPU"
-    print(f"ResNet-18, 32x32 images, batch {args.batch_size}, {name}, "
-          f"{'bf16 autocast, channels-last' if cuda else 'float32'}, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads; "
-          f"{warmup} warm-up + {steps} timed updates")
-    for optimizer in args.optimizers:
-        throughput, share = measure(optimizer, device, batches, warmup, steps)
-        print(f"{optimizer:6s} {throughput:9.1f} images/s   optimizer step {share:6.1%} "
-              f"of the update time")
+    for threads in args.threads or [torch.get_num_threads()]:
+        torch.set_num_threads(threads)
+        print(f"{args.model}, 32x32 images, batch {args.batch_size}, {name}, "
+              f"{'bf16 autocast' if cuda else 'float32'}"
+              f"{', channels-last' if layout else ''}, torch {torch.__version__}, "
+              f"{threads} CPU threads; {warmup} warm-up + {steps} timed updates")
+        for optimizer in args.optimizers:
+            throughput, share = measure(optimizer, args.model, device, batches, warmup,
+                                        steps)
+            print(f"{optimizer:6s} {throughput:9.1f} images/s   optimizer step "
+                  f"{share:6.1%} of the update time")
 
 
 if __name__ == "__main__":

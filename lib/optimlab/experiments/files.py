@@ -30,6 +30,7 @@ def atomic_write(path, write: Callable[[IO[bytes]], None]) -> Path:
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
                                              suffix=".partial")
     try:
+        os.chmod(temporary, _mode_for(path))
         with os.fdopen(descriptor, "wb") as file:
             write(file)
             file.flush()
@@ -39,6 +40,17 @@ def atomic_write(path, write: Callable[[IO[bytes]], None]) -> Path:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def _mode_for(path: Path) -> int:
+    """The permissions of the file replaced, or those a new file gets (not the
+    owner-only ones of a temporary file)."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def atomic_write_text(path, text: str) -> Path:

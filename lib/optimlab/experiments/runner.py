@@ -35,7 +35,7 @@ from . import checkpoint
 from .config import Config
 
 __all__ = ["run", "fingerprint", "epoch_seed", "epoch_generator", "lr_at", "float32_list",
-           "build", "train_batches"]
+           "build", "train_batches", "channels_last"]
 
 #: Per-channel mean and standard deviation of the training images, in [0, 1] units.
 NORMALISATION = {"mnist": ((0.1307,), (0.3081,)), "cifar10": (CIFAR10_MEAN, CIFAR10_STD)}
@@ -103,10 +103,15 @@ def _eval_batches(config: Config, part: str, device: torch.device) -> DeviceBatc
                     str(device), _channels_last(config, device))
 
 
+def channels_last(model: str, device: torch.device) -> bool:
+    """Whether ``model`` trains in channels-last memory format on ``device``: ResNet-18
+    on CUDA, the small CIFAR ResNets everywhere (ResNet-20 on this course's CPU, one
+    thread: 469 against 198 images/s, see tools/benchmark_training.py)."""
+    return (device.type == "cuda" and model == "resnet18") or model in ("resnet20", "resnet8")
+
+
 def _channels_last(config: Config, device: torch.device) -> bool:
-    """ResNet-18 on CUDA; the small CIFAR ResNets everywhere (2.4x faster on a CPU)."""
-    return (device.type == "cuda" and config.model == "resnet18") or \
-        config.model in ("resnet20", "resnet8")
+    return channels_last(config.model, device)
 
 
 # --- model, optimizer, one update ------------------------------------------------------
