@@ -21,6 +21,17 @@ book: $(STAMP)
 test: $(STAMP) data browser
 	$(BIN)/python -m pytest
 
+# The oldest versions that pyproject.toml allows (constraints-minimum.txt), in a venv of
+# their own, against the unit tests (not the notebooks, not the book): the floors are true.
+MINIMUM_VENV := .venv-minimum
+.PHONY: test-minimum
+test-minimum: data
+	test -x $(MINIMUM_VENV)/bin/python || $(PYTHON) -m venv $(MINIMUM_VENV)
+	$(MINIMUM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+		-c constraints-minimum.txt -e ".[test]"
+	$(MINIMUM_VENV)/bin/python -m pytest -o addopts="" tests \
+		--ignore=tests/test_book.py --ignore=tests/test_notebooks.py
+
 # Re-execute every chapter and store its outputs (what the book shows and nbval checks).
 notebooks: $(STAMP) data setup-cells
 	$(BIN)/python tools/notebooks.py execute

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from optimlab.optim import Optimizer
+from torch_adopt_probe import why_torch_adopt_cannot_step
 
 #: Small chunks, so that the tests' largest parameter (3001 elements) is cut in four.
 TEST_CHUNK_SIZE = 1000
@@ -22,3 +23,16 @@ def float64_default():
     torch.set_default_dtype(torch.float64)
     yield
     torch.set_default_dtype(previous)
+
+
+@pytest.fixture(scope="session")
+def torch_adopt():
+    """The ADOPT authors' ``torch-adopt`` (module ``adopt``); a test that uses it is
+    skipped where torch-adopt's own step fails on this torch (torch 2.11: see
+    :func:`torch_adopt_probe.why_torch_adopt_cannot_step`)."""
+    import adopt
+
+    reason = why_torch_adopt_cannot_step()
+    if reason is not None:
+        pytest.skip(reason)
+    return adopt

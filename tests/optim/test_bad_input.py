@@ -1,7 +1,6 @@
 """Bad hyperparameters and bad tensors give an error that names the problem;
 NaN and Inf gradients behave as in the reference implementation."""
 
-import adopt as torch_adopt
 import pytest
 import torch
 
@@ -47,7 +46,7 @@ def offending(hyperparameter, value):
 
 @pytest.mark.parametrize("name", EVERY)
 def test_bad_hyperparameter_in_a_later_group_is_caught(name):
-    with pytest.raises(ValueError, match="lr must be >= 0, got -1"):
+    with pytest.raises(ValueError, match="lr must be a finite number >= 0, got -1"):
         getattr(ours, name)([{"params": [param()]}, {"params": [param()], "lr": -1}])
 
 
@@ -120,8 +119,107 @@ def test_nan_and_inf_gradients_behave_like_torch(name, kwargs, float64_default):
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning", "ignore::DeprecationWarning")
-def test_nan_and_inf_gradients_behave_like_torch_adopt():
+def test_nan_and_inf_gradients_behave_like_torch_adopt(torch_adopt):
     mine = poisoned_run(lambda p: ours.ADOPT(p, lr=0.1))
     theirs = poisoned_run(lambda p: torch_adopt.ADOPT(p, lr=0.1, foreach=False))
     assert_same_non_finite_behaviour(mine, theirs)
     assert not torch.isfinite(mine).all()
+
+
+# Non-finite and out-of-range hyperparameters, for every optimizer -----------------
+NUMERIC = {  # the numeric hyperparameters of each optimizer's __init__
+    "SGD": ["lr", "momentum", "dampening", "weight_decay"],
+    "Adagrad": ["lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"],
+    "RMSprop": ["lr", "alpha", "eps", "weight_decay", "momentum"],
+    "Adadelta": ["lr", "rho", "eps", "weight_decay"],
+    "Adam": ["lr", "eps", "weight_decay"],
+    "AdamW": ["lr", "eps", "weight_decay"],
+    "AMSGrad": ["lr", "eps", "weight_decay"],
+    "NAdam": ["lr", "eps", "weight_decay", "momentum_decay"],
+    "RAdam": ["lr", "eps", "weight_decay"],
+    "ADOPT": ["lr", "eps", "weight_decay"],
+    "AdaShift": ["lr", "eps", "weight_decay"],
+    "LAMB": ["lr", "eps", "weight_decay", "max_weight_norm"],
+    "LARS": ["lr", "momentum", "weight_decay", "trust_coefficient"],
+}
+NON_FINITE = [float("inf"), float("-inf"), float("nan")]
+NON_FINITE_CASES = (
+    [(name, hyperparameter, value) for name, names in NUMERIC.items()
+     for hyperparameter in names for value in NON_FINITE]
+    + [(name, "betas", pair) for name in ADAPTIVE + ["LAMB"] for value in NON_FINITE
+       for pair in ((value, 0.999), (0.9, value))]
+)
+
+
+@pytest.mark.parametrize("name, hyperparameter, value", NON_FINITE_CASES, ids=str)
+def test_non_finite_hyperparameter_is_refused(name, hyperparameter, value):
+    with pytest.raises(ValueError) as error:
+        getattr(ours, name)([param()], **{hyperparameter: value})
+    bad = value if hyperparameter != "betas" else next(
+        v for v in value if v != 0.9 and v != 0.999)
+    message = str(error.value)
+    assert name in message and hyperparameter in message and str(bad) in message
+    assert "finite" in message
+
+
+OUT_OF_RANGE = [  # (optimizer, kwargs, the bad one): torch.optim.SGD takes momentum=1.5
+    ("SGD", dict(momentum=1.5), "momentum"), ("SGD", dict(momentum=1.0), "momentum"),
+    ("SGD", dict(momentum=1.5, convention="ema"), "momentum"),
+    ("SGD", dict(momentum=0.9, dampening=1.5), "dampening"),
+    ("RMSprop", dict(momentum=1.5), "momentum"), ("RMSprop", dict(momentum=1.0), "momentum"),
+    ("LARS", dict(momentum=1.5), "momentum"), ("Adadelta", dict(rho=1.0), "rho"),
+    ("LAMB", dict(max_weight_norm=-1.0), "max_weight_norm"),
+    ("LARS", dict(trust_coefficient=-1e-3), "trust_coefficient"),
+]
+
+
+@pytest.mark.parametrize("name, kwargs, hyperparameter", OUT_OF_RANGE, ids=str)
+def test_out_of_range_hyperparameter_is_refused(name, kwargs, hyperparameter):
+    value = kwargs[hyperparameter]
+    with pytest.raises(ValueError, match=fr"{name}: {hyperparameter} must be a finite "
+                                         fr"number .*, got {value}"):
+        getattr(ours, name)([param()], **kwargs)
+
+
+WRAPPED = {  # id: (build with a bad value, the hyperparameter)
+    "Lookahead-alpha": (lambda v: ours.Lookahead(ours.Adam([param()]), alpha=v), "alpha"),
+    "SAM-rho": (lambda v: ours.SAM([param()], ours.Adam, rho=v), "rho"),
+    "SAM-perturb_eps": (lambda v: ours.SAM([param()], ours.Adam, perturb_eps=v),
+                        "perturb_eps"),
+    "SAM-inner-lr": (lambda v: ours.SAM([param()], ours.Adam, lr=v), "lr"),
+}
+
+
+@pytest.mark.parametrize("value", NON_FINITE, ids=str)
+@pytest.mark.parametrize("case", WRAPPED)
+def test_wrappers_refuse_non_finite_hyperparameters(case, value):
+    build, hyperparameter = WRAPPED[case]
+    with pytest.raises(ValueError, match=fr"{hyperparameter} must be a finite number"):
+        build(value)
+
+
+ALL = list(NUMERIC)
+
+
+def stepped(name, **kwargs):
+    """An optimizer of ``name`` over two parameters, after one step."""
+    params = [torch.linspace(-1, 1, 5, requires_grad=True), torch.ones(3, requires_grad=True)]
+    optimizer = getattr(ours, name)(params, **kwargs)
+    for p in params:
+        p.grad = torch.full_like(p, 0.5)
+    optimizer.step()
+    return optimizer, params
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("hyperparameter, value", [("lr", float("inf")), ("lr", -1.0),
+                                                   ("weight_decay", float("nan"))])
+def test_a_hyperparameter_spoiled_between_steps_is_refused_at_the_step(
+        name, hyperparameter, value):
+    optimizer, params = stepped(name)
+    before = [p.detach().clone() for p in params]
+    optimizer.param_groups[0][hyperparameter] = value      # a scheduler's or a hand's doing
+    with pytest.raises(ValueError, match=fr"{name}: parameter group 0: {hyperparameter} "
+                                         fr"must be a finite number >= 0"):
+        optimizer.step()
+    assert all(torch.equal(p, b) for p, b in zip(params, before))

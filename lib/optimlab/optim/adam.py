@@ -37,7 +37,11 @@ class Adam(Optimizer):
 
     Defaults are the paper's: :math:`\eta = 10^{-3}`, :math:`\beta = (0.9, 0.999)`,
     :math:`\epsilon = 10^{-8}`.  The numbers equal ``torch.optim.Adam``'s.
+    ``amsgrad`` switched on after the first step starts :math:`v^{\max}` at 0 then
+    (``torch.optim.Adam`` raises a ``KeyError``).
     """
+
+    optional_state = ("v_max",)
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, amsgrad: bool = False,
@@ -57,6 +61,10 @@ class Adam(Optimizer):
         if group["amsgrad"]:
             state["v_max"] = torch.zeros_like(p)
         return state
+
+    def complete_state(self, p, state, group):
+        if group["amsgrad"] and "v_max" not in state:        # amsgrad switched on
+            state["v_max"] = torch.zeros_like(p)
 
     def moments(self, p, g, state, group):
         """Weight decay, then the moments m_t and v_t; returns the gradient used."""
@@ -120,6 +128,11 @@ class AdamW(Adam):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad,
                          decoupled_weight_decay=True, foreach=foreach, compiled=compiled)
 
+    def check(self, group):
+        super().check(group)
+        check.fixed("decoupled_weight_decay", group["decoupled_weight_decay"], True,
+                    "AdamW", "Adam has the L2 form")
+
 
 class AMSGrad(Adam):
     r"""AMSGrad (Reddi, Kale & Kumar, ICLR 2018): :class:`Adam` with ``amsgrad=True``.
@@ -138,3 +151,8 @@ class AMSGrad(Adam):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad=True,
                          decoupled_weight_decay=decoupled_weight_decay, foreach=foreach,
                          compiled=compiled)
+
+    def check(self, group):
+        super().check(group)
+        check.fixed("amsgrad", group["amsgrad"], True, "AMSGrad",
+                    "Adam is AMSGrad without the maximum")

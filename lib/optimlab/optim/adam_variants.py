@@ -39,6 +39,7 @@ class NAdam(Adam):
 
     def check(self, group):
         super().check(group)
+        check.fixed("amsgrad", group["amsgrad"], False, "NAdam", "NAdam has no AMSGrad form")
         check.non_negative("momentum_decay", group["momentum_decay"])
 
     def _mu(self, group, t: int) -> float:
@@ -102,6 +103,10 @@ class RAdam(Adam):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad=False,
                          decoupled_weight_decay=decoupled_weight_decay, foreach=foreach,
                          compiled=compiled)
+
+    def check(self, group):
+        super().check(group)
+        check.fixed("amsgrad", group["amsgrad"], False, "RAdam", "RAdam has no AMSGrad form")
 
     def momentum_step_size(self, state, group) -> float:
         """``η / (1 - β1^t)``: the learning rate times m's bias correction."""

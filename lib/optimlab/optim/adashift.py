@@ -65,6 +65,20 @@ class AdaShift(Optimizer):
         past = p.new_zeros((group["keep_num"], *p.shape))      # the queue of n gradients
         return {"step": 0, "m": torch.zeros_like(p), "v": v, "past": past}
 
+    def complete_state(self, p, state, group):
+        """``keep_num`` and ``phi`` shape the state: they cannot change after a
+        parameter's first step."""
+        kept, per_tensor = state["past"].shape[0], state["v"].dim() == 0
+        if kept != group["keep_num"]:
+            raise ValueError(f"has a queue of {kept} past gradients, but keep_num is now "
+                             f"{group['keep_num']}; keep_num cannot change after the "
+                             f"first step (start a new optimizer)")
+        if p.dim() > 0 and per_tensor != (group["phi"] == "max"):
+            raise ValueError(f"has a second moment made with phi="
+                             f"{'max' if per_tensor else None!r}, but phi is now "
+                             f"{group['phi']!r}; phi cannot change after the first step "
+                             f"(start a new optimizer)")
+
     def update(self, p, g, state, group):
         (beta1, beta2), n = group["betas"], group["keep_num"]
         calls, m, v = state["step"], state["m"], state["v"]

@@ -2,13 +2,16 @@ r"""ADOPT: normalise by the *previous* second moment, then take momentum, then c
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Callable
 
 import torch
 
 from . import validation as check
-from .base import Optimizer
+from .base import REDUCED_PRECISION, Optimizer
 from .compiled import adopt_kernel, weight_decay_arguments
+from .tensorlist import TensorList
 from .transforms import ema_, ema_of_squares_, l2_gradient
 
 
@@ -44,7 +47,10 @@ class ADOPT(Optimizer):
     ``weight_decay`` :math:`\lambda` is added to the gradient (also to
     :math:`g_0`), or with ``decouple=True`` applied as
     :math:`\theta \leftarrow (1 - \eta\lambda)\theta` before each update.
-    ``compiled`` as in :class:`~optimlab.optim.Adam`.
+    ``compiled`` as in :class:`~optimlab.optim.Adam`.  Where :math:`\epsilon^2`
+    underflows in the dtype the update is computed in (:math:`\epsilon < 10^{-19}`
+    in float32), :math:`\sqrt{v}` is bounded by :math:`\epsilon` instead, as in
+    ``torch-adopt``, so that a zero gradient stays a zero step.
     Defaults are the authors': :math:`\eta = 10^{-3}`,
     :math:`\beta = (0.9, 0.9999)`, :math:`\epsilon = 10^{-6}`.
 
@@ -77,6 +83,14 @@ class ADOPT(Optimizer):
     def init_state(self, p, group):
         return {"step": 0, "m": torch.zeros_like(p), "v": torch.zeros_like(p)}
 
+    def complete_state(self, p, state, group):
+        t = state["step"]                                       # t of the coming update
+        if t >= 1 and self.clip_lambda is not None:
+            bound = self.clip_lambda(t)
+            if not _positive_number(bound):
+                raise ValueError(f"got clip_lambda({t}) = {bound!r}; clip_lambda must "
+                                 f"return a number > 0 (inf: no clipping)")
+
     def update(self, p, g, state, group):
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         m, v = state["m"], state["v"]
@@ -92,6 +106,8 @@ class ADOPT(Optimizer):
             g = l2_gradient(g, p, group["weight_decay"])        # g_t + λθ_{t-1}
         # g_t / max(sqrt(v_{t-1}), ε) = g_t · max(v_{t-1}, ε²)^(-1/2): rsqrt is faster
         normalised = v.clamp(min=eps * eps).rsqrt_().mul_(g)
+        if _squares_underflow(eps, p):  # ε² became 0: g_t / max(sqrt(v_{t-1}), ε) instead
+            normalised = g.mul(1.0).div_(v.sqrt().clamp_(min=eps))  # (as torch-adopt)
         if self.clip_lambda is not None:
             c = self.clip_lambda(t)                             # c_t = t^(1/4)
             normalised.clamp_(-c, c)                            # clip(·, c_t)
@@ -101,7 +117,7 @@ class ADOPT(Optimizer):
 
     def kernel_call(self, p, g, state, group):
         t = state["step"] - 1
-        if t == 0:                                              # the initialising call: eager
+        if t == 0 or _squares_underflow(group["eps"], p):      # eager: see update
             return None
         clipped = self.clip_lambda is not None
         return adopt_kernel, dict(
@@ -109,3 +125,21 @@ class ADOPT(Optimizer):
             beta2=group["betas"][1], eps=group["eps"],
             clip=float(self.clip_lambda(t)) if clipped else 0.0, clipped=clipped,
             **weight_decay_arguments(group["weight_decay"], group["decouple"]))
+
+
+def _squares_underflow(eps: float, p) -> bool:
+    """Whether ε² is below the smallest normal number of the dtype that p's update
+    is computed in (float32 for float16 and bfloat16, see optimlab.optim.base)."""
+    dtype = (p.tensors[0] if isinstance(p, TensorList) else p).dtype
+    if dtype in REDUCED_PRECISION:
+        dtype = torch.float32
+    return eps * eps < torch.finfo(dtype).tiny
+
+
+def _positive_number(value) -> bool:
+    """A real number or one-element tensor > 0 (inf included, NaN not)."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    return not math.isnan(value) and value > 0

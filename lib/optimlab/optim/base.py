@@ -28,20 +28,36 @@ The base class runs ``update`` on one of three paths:
 Only element-wise rules can be cut into chunks or batched across parameters;
 a subclass whose rule needs a whole tensor (a norm, a maximum) sets
 ``elementwise = False``.
+
+float16 and bfloat16 parameters are updated in float32 on every path: the eager
+paths widen p, g and the state, run ``update`` and round the results once, as the
+compiled kernels and ``torch.optim``'s fused kernels do in registers.  So the
+three paths agree, and no intermediate (``ε²``, ``ε`` added to ``sqrt(v)``)
+underflows to 0 and turns a zero gradient into NaN.
+
+Every input is checked before anything changes: the hyperparameters (in
+``__init__``, ``add_param_group``, ``load_state_dict`` and at each step, where a
+scheduler or a hand may have changed them), the parameters, their gradients and
+state, and a state dict (see :mod:`optimlab.optim.saved_state`).  A refused
+input leaves the optimizer as it was.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from contextlib import contextmanager
 from typing import Any, Callable, Iterable
 
 import torch
 
 from . import compiled as compiled_kernels
-from . import validation
+from . import saved_state, validation
 from .tensorlist import TensorList
 
 State = dict[str, Any]
+
+#: Parameter dtypes whose update is computed in float32 (see the module docstring).
+REDUCED_PRECISION = (torch.float16, torch.bfloat16)
 
 
 class Optimizer(torch.optim.Optimizer):
@@ -58,12 +74,19 @@ class Optimizer(torch.optim.Optimizer):
     #: 11.7M): there a step takes milliseconds, and the compilation (seconds,
     #: once per model) pays for itself within a few thousand steps.
     compile_threshold: int = 1 << 22
+    #: State entries that a parameter may have or lack, depending on the
+    #: hyperparameters it was stepped with: created by ``complete_state`` when one
+    #: is switched on after the first step, kept when it is switched off.  Each is
+    #: a tensor shaped like the parameter or a step count.
+    optional_state: tuple[str, ...] = ()
 
     def __init__(self, params: Iterable, defaults: dict[str, Any], foreach: bool | None,
                  compiled: bool | None = False):
         options = {"foreach": foreach}
         if compiled is not False:  # only the optimizers with a kernel pass it
             options["compiled"] = compiled
+        with self._named():
+            params = validation.parameter_list(params)
         super().__init__(params, {**defaults, **options})
 
     # What a subclass provides ----------------------------------------------------
@@ -72,6 +95,11 @@ class Optimizer(torch.optim.Optimizer):
 
     def init_state(self, p: torch.Tensor, group: dict[str, Any]) -> State:
         raise NotImplementedError
+
+    def complete_state(self, p: torch.Tensor, state: State, group: dict[str, Any]) -> None:
+        """Add to a parameter's existing state what ``group`` needs now and the state
+        lacks (a hyperparameter switched on after the first step), or raise a
+        ValueError saying why that cannot be; called before each step."""
 
     def advance(self, state: State, group: dict[str, Any]) -> None:
         """Advance the plain-number state once per step: here ``t ← t + 1``."""
@@ -90,20 +118,66 @@ class Optimizer(torch.optim.Optimizer):
 
     # torch.optim.Optimizer -------------------------------------------------------
     def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """torch's ``add_param_group``, after checking the group's parameters and
+        hyperparameters; a refused group is not added."""
+        with self._named():
+            validation.parameter_group(param_group, len(self.param_groups),
+                                       self.param_groups)
+            self.check_keys(param_group)
         super().add_param_group(param_group)
-        group = self.param_groups[-1]
-        name, index = type(self).__name__, len(self.param_groups) - 1
-        for i, p in enumerate(group["params"]):
-            if not p.is_floating_point():
-                raise TypeError(f"{name}: parameter {i} of group {index} has dtype "
-                                f"{p.dtype}; only floating-point parameters can be "
-                                f"optimized")
         try:
-            validation.flag("foreach", group["foreach"])
-            self._check_compiled(group)
-            self.check(group)
+            with self._named():
+                self.check_hyperparameters(self.param_groups[-1])
+        except (ValueError, TypeError):
+            self.param_groups.pop()
+            raise
+
+    def check_keys(self, group: dict[str, Any]) -> None:
+        """No hyperparameter in ``group`` that this class would ignore (see
+        :func:`~optimlab.optim.validation.own_hyperparameters`)."""
+        validation.own_hyperparameters(group, self.defaults)
+
+    def check_hyperparameters(self, group: dict[str, Any]) -> None:
+        """Every check of a group's hyperparameters (``check`` and the options of
+        the base class)."""
+        validation.flag("foreach", group["foreach"])
+        self._check_compiled(group)
+        self.check(group)
+
+    @contextmanager
+    def _named(self, context: str = ": "):
+        """Prefix a ValueError/TypeError with the class's name and ``context``."""
+        try:
+            yield
         except (ValueError, TypeError) as error:
-            raise type(error)(f"{name}: {error}") from None
+            raise type(error)(f"{type(self).__name__}{context}{error}") from None
+
+    def state_dict(self) -> dict[str, Any]:
+        """torch's state dict, plus the name of the class under the key
+        ``"optimizer"`` (:data:`~optimlab.optim.saved_state.CLASS_KEY`)."""
+        state_dict = super().state_dict()
+        state_dict[saved_state.CLASS_KEY] = type(self).__name__
+        return state_dict
+
+    def __getstate__(self) -> dict[str, Any]:
+        """torch's (defaults, state, groups) and the subclass's public attributes
+        (ADOPT's ``clip_lambda``), so that a pickled or deep-copied optimizer steps."""
+        public = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+        return {**public, **super().__getstate__()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        # torch.optim adds this option, which only its own step functions read, to
+        # the defaults; they stay this class's hyperparameters (see check_keys).
+        self.defaults.pop("differentiable", None)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """torch's ``load_state_dict``, once :func:`~optimlab.optim.saved_state.
+        check_loadable` has found that ``state_dict`` was saved by this class and
+        fits these parameters; otherwise nothing changes."""
+        with self._named(".load_state_dict: "):
+            saved_state.check_loadable(self, state_dict)
+        super().load_state_dict(state_dict)
 
     @staticmethod
     def _check_compiled(group) -> None:
@@ -122,18 +196,16 @@ class Optimizer(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None):
-        """One update of every parameter that has a gradient; returns ``closure()``."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for index, group in enumerate(self.param_groups):
-            params = self._params_with_grad(group, index)
+        """One update of every parameter that has a gradient; returns ``closure()``.
+
+        Every group, gradient and state is checked before the first parameter
+        changes, so a refused step changes no parameter."""
+        loss = validation.closure_loss(type(self).__name__, closure)
+        prepared = [(group, self._prepare(group, index))
+                    for index, group in enumerate(self.param_groups)]
+        for group, params in prepared:
             for p in params:
-                state = self.state[p]
-                if not state:
-                    state.update(self.init_state(p, group))
-                self.advance(state, group)
+                self.advance(self.state[p], group)
             if self.uses_compiled(group, params):
                 params = self._run_kernels(params, group)
             together, alone = self._split(group, params)
@@ -143,19 +215,32 @@ class Optimizer(torch.optim.Optimizer):
                 self._update_alone(p, group)
         return loss
 
-    # The three paths -------------------------------------------------------------
-    def _params_with_grad(self, group, index: int) -> list[torch.Tensor]:
-        params = []
-        for i, p in enumerate(group["params"]):
-            if p.grad is None:
-                continue
-            if p.grad.is_sparse:
-                name = type(self).__name__
-                raise TypeError(f"{name}: parameter {i} of group {index} has a sparse "
-                                f"gradient; {name} needs dense gradients")
-            params.append(p)
+    def _prepare(self, group, index: int) -> list[torch.Tensor]:
+        """The group's parameters that have a gradient, checked, their state
+        created or completed for the group's current hyperparameters."""
+        name = type(self).__name__
+        try:
+            self.check_hyperparameters(group)
+        except (ValueError, TypeError) as error:
+            raise type(error)(f"{name}: parameter group {index}: {error}") from None
+        params, i = [], 0
+        try:
+            for i, p in enumerate(group["params"]):
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                validation.gradient(p, p.grad, name)
+                if not state:
+                    state.update(self.init_state(p, group))
+                else:
+                    validation.state_tensors(p, state)
+                    self.complete_state(p, state, group)
+                params.append(p)
+        except (ValueError, TypeError) as error:
+            raise type(error)(f"{name}: parameter {i} of group {index} {error}") from None
         return params
 
+    # The three paths -------------------------------------------------------------
     def _use_foreach(self, group, params) -> bool:
         if not self.elementwise or not params:
             return False
@@ -219,7 +304,7 @@ class Optimizer(torch.optim.Optimizer):
         state, g = self.state[p], p.grad
         n = p.numel()
         if not self.elementwise or n <= self.chunk_size or not _dense(p, g, state):
-            self.update(p, g, state, group)
+            self._apply_update(p, g, state, group)
             return
         flat = {k: v.view(-1) if _same_size(v, n) else v for k, v in state.items()}
         p, g = p.view(-1), g.view(-1)
@@ -227,12 +312,27 @@ class Optimizer(torch.optim.Optimizer):
         for start in range(0, n, length):
             part = slice(start, start + length)
             chunk = {k: v[part] if _same_size(v, n) else v for k, v in flat.items()}
-            self.update(p[part], g[part], chunk, group)
+            self._apply_update(p[part], g[part], chunk, group)
 
     def _update_together(self, params, group) -> None:
         for batch, state in self._batches(params):
             grads = TensorList([p.grad for p in batch])
-            self.update(TensorList(batch), grads, state, group)
+            self._apply_update(TensorList(batch), grads, state, group)
+
+    def _apply_update(self, p, g, state: State, group) -> None:
+        """``update``; for float16/bfloat16 on float32 copies of p, g and the
+        state tensors, whose results are rounded back once."""
+        dtype = (p.tensors[0] if isinstance(p, TensorList) else p).dtype
+        if dtype not in REDUCED_PRECISION:
+            self.update(p, g, state, group)
+            return
+        wide = {key: _float32(value) for key, value in state.items()}
+        wide_p = _float32(p)
+        self.update(wide_p, _float32(g), wide, group)
+        p.copy_(wide_p)
+        for key, value in state.items():
+            if isinstance(value, (torch.Tensor, TensorList)):
+                value.copy_(wide[key])
 
     def _batches(self, params):
         """``(parameters, state)`` for each set of parameters of one device and
@@ -250,6 +350,13 @@ class Optimizer(torch.optim.Optimizer):
                 if isinstance(value, torch.Tensor):
                     state[key] = TensorList([s[key] for s in states])
             yield batch, state
+
+
+def _float32(value):
+    """A float32 copy of a tensor or a TensorList; other values as they are."""
+    if isinstance(value, TensorList):
+        return TensorList([t.float() for t in value.tensors])
+    return value.float() if isinstance(value, torch.Tensor) else value
 
 
 def _same_size(value, n: int) -> bool:

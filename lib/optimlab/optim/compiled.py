@@ -33,6 +33,7 @@ warns once and runs its eager update.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import shutil
 import warnings
@@ -86,28 +87,42 @@ def run(kernel: Callable, params: list, grads: list, **arguments) -> bool:
     """
     if kernel in _broken:
         return False
-    if kernel not in _compiled:
-        _compiled[kernel] = torch.compile(functools.partial(each_parameter, kernel),
-                                          dynamic=False, fullgraph=True)
     states = {name: value for name, value in arguments.items() if isinstance(value, list)}
     numbers = {name: _scalar(name, value) if isinstance(value, float) else value
                for name, value in arguments.items() if name not in states}
-    # Every variant is compiled on its first call: more than dynamo's default
-    # limit of 8 per function, which would end in a hard error.  (Setting the
-    # limit around the call costs a microsecond.)
-    config = torch._dynamo.config
-    limit, config.recompile_limit = config.recompile_limit, RECOMPILE_LIMIT
     try:
-        _compiled[kernel](params, grads, states, numbers)
+        if kernel not in _compiled:  # torch.compile itself refuses some Pythons
+            _compiled[kernel] = torch.compile(functools.partial(each_parameter, kernel),
+                                              dynamic=False, fullgraph=True)
+        with _recompile_limit(RECOMPILE_LIMIT):
+            _compiled[kernel](params, grads, states, numbers)
     except Exception as error:  # BackendCompilerFailed, Unsupported, a missing compiler
         _broken.add(kernel)
         warnings.warn(f"optimlab: torch.compile of {kernel.__name__} failed "
                       f"({type(error).__name__}: {str(error).splitlines()[0][:200]}); "
                       f"using the eager update instead", RuntimeWarning, stacklevel=3)
         return False
-    finally:
-        config.recompile_limit = limit
     return True
+
+
+@contextlib.contextmanager
+def _recompile_limit(limit: int):
+    """Dynamo's limit of compiled variants per function set to ``limit`` in the block.
+
+    Every variant is compiled on its first call: more than dynamo's default of 8
+    per function, which would end in a hard error.  (Setting the limit around the
+    call costs a few microseconds, against 30-40 µs for the call.)  The setting is
+    ``recompile_limit`` since torch 2.7, ``cache_size_limit`` before; without
+    either, the ``AttributeError`` sends :func:`run` to the eager update.
+    """
+    config = torch._dynamo.config
+    name = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"
+    previous = getattr(config, name)
+    setattr(config, name, limit)
+    try:
+        yield
+    finally:
+        setattr(config, name, previous)
 
 
 @functools.lru_cache(maxsize=256)

@@ -28,8 +28,12 @@ class RMSprop(Optimizer):
       :math:`\theta_t = \theta_{t-1} - \eta\, b_t`.
 
     :math:`\epsilon` is added *outside* the square root, as in PyTorch
-    (TensorFlow adds it inside).
+    (TensorFlow adds it inside).  ``centered`` or ``momentum`` switched on after
+    the first step starts :math:`\bar g` or :math:`b` at 0 then
+    (``torch.optim.RMSprop`` raises a ``KeyError``).
     """
+
+    optional_state = ("g_mean", "b")
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0,
@@ -41,7 +45,7 @@ class RMSprop(Optimizer):
     def check(self, group):
         check.common(group)
         check.decay_rate("alpha", group["alpha"])
-        check.non_negative("momentum", group["momentum"])
+        check.decay_rate("momentum", group["momentum"])
         check.flag("centered", group["centered"])
 
     def init_state(self, p, group):
@@ -52,6 +56,11 @@ class RMSprop(Optimizer):
             state["b"] = torch.zeros_like(p)
         return state
 
+    def complete_state(self, p, state, group):
+        for key, needed in (("g_mean", group["centered"]), ("b", group["momentum"] > 0)):
+            if needed and key not in state:                  # switched on
+                state[key] = torch.zeros_like(p)
+
     def update(self, p, g, state, group):
         alpha, eps, lr = group["alpha"], group["eps"], group["lr"]
         v = state["v"]
@@ -60,6 +69,7 @@ class RMSprop(Optimizer):
         if group["centered"]:
             g_mean = ema_(state["g_mean"], g, alpha)            # ḡ_t = α ḡ_{t-1} + (1-α) g_t
             variance = v.addcmul(g_mean, g_mean, value=-1)      # v_t - ḡ_t²
+            variance.clamp_(min=0.0)  # >= 0, but rounding (v_t underflowing first) can cut it
             denominator = variance.sqrt_().add_(eps)            # sqrt(v_t - ḡ_t²) + ε
         else:
             denominator = v.sqrt().add_(eps)                    # sqrt(v_t) + ε

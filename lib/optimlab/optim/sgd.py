@@ -37,7 +37,12 @@ class SGD(Optimizer):
     :math:`g_t` (for SGD, L2 regularisation and weight decay are the same thing).
     ``compiled`` as in :class:`~optimlab.optim.Adam` (with momentum only).
     Defaults as ``torch.optim.SGD`` (``lr=1e-3``), whose numbers this equals.
+    Momentum raised from 0 after the first step starts its buffer then, as
+    ``torch.optim.SGD`` does: :math:`b = g` at that step in PyTorch's convention
+    (the state records the step as ``b_start``), :math:`b = 0` before it in the EMA one.
     """
+
+    optional_state = ("b", "b_start")
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0,
                  dampening: float = 0.0, weight_decay: float = 0.0,
@@ -57,7 +62,7 @@ class SGD(Optimizer):
                 raise ValueError("dampening must be 0 with convention='ema' (the EMA "
                                  f"already weights g by 1 - momentum), got {group['dampening']}")
         else:
-            check.non_negative("momentum", group["momentum"])
+            check.decay_rate("momentum", group["momentum"])
             check.decay_rate("dampening", group["dampening"])
         check.flag("nesterov", group["nesterov"])
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
@@ -70,6 +75,11 @@ class SGD(Optimizer):
             state["b"] = torch.zeros_like(p)
         return state
 
+    def complete_state(self, p, state, group):
+        if group["momentum"] != 0 and "b" not in state:      # momentum switched on
+            state["b"] = torch.zeros_like(p)
+            state["b_start"] = state["step"] + 1              # b = g at the coming step
+
     def update(self, p, g, state, group):
         lr, mu = group["lr"], group["momentum"]
         g = l2_gradient(g, p, group["weight_decay"])          # g_t + λθ_{t-1}
@@ -79,7 +89,7 @@ class SGD(Optimizer):
         b = state["b"]
         if group["convention"] == "ema":
             ema_(b, g, mu)                                    # b_t = β b_{t-1} + (1-β) g_t
-        elif state["step"] == 1:
+        elif state["step"] == state.get("b_start", 1):
             b.copy_(g)                                        # b_1 = g_1
         elif group["dampening"] == 0:
             heavy_ball_(b, g, mu)                             # b_t = μ b_{t-1} + g_t
@@ -98,7 +108,7 @@ class SGD(Optimizer):
             return None
         if group["convention"] == "ema":
             keep, gain = mu, 1 - mu                           # b_t = β b_{t-1} + (1-β) g_t
-        elif state["step"] == 1:
+        elif state["step"] == state.get("b_start", 1):
             keep, gain = 0.0, 1.0                             # b_1 = g_1
         else:
             keep, gain = mu, 1 - group["dampening"]           # b_t = μ b_{t-1} + (1-τ) g_t

@@ -60,7 +60,11 @@ class TensorList:
         return self
 
     def rsqrt_(self) -> "TensorList":
-        torch._foreach_rsqrt_(self.tensors)
+        if hasattr(torch, "_foreach_rsqrt_"):                   # torch >= 2.6
+            torch._foreach_rsqrt_(self.tensors)
+        else:                                                   # the per-tensor numbers
+            for tensor in self.tensors:
+                tensor.rsqrt_()
         return self
 
     def clamp_(self, min: float | None = None, max: float | None = None) -> "TensorList":

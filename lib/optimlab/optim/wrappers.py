@@ -4,6 +4,10 @@ Each wraps any ``torch.optim.Optimizer`` (those of :mod:`optimlab.optim` include
 and *shares* its parameter groups: ``wrapper.param_groups`` is the inner
 optimizer's list, so a learning-rate scheduler built on the wrapper changes the
 inner optimizer's learning rate.
+
+A wrapper's ``state_dict()`` names its class and the inner optimizer's
+(``"optimizer"``, ``"inner_optimizer"``) and holds the inner optimizer's state dict
+under ``"inner"``; ``load_state_dict`` checks all three before anything is loaded.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any, Callable
 import torch
 
 from . import validation as check
+from .saved_state import CLASS_KEY, check_class
 
 
 @contextmanager
@@ -49,8 +54,14 @@ class _Wrapper(torch.optim.Optimizer):
         self.optimizer = optimizer
         # torch.optim.Optimizer.__init__ sets self.param_groups = [] (through the
         # setter below: the inner optimizer's list) and adds each group back with
-        # add_param_group, which prepares this wrapper's state for the group.
-        super().__init__(list(optimizer.param_groups), defaults)
+        # add_param_group, which prepares this wrapper's state for the group; if
+        # that fails, the inner optimizer gets its groups back.
+        groups = list(optimizer.param_groups)
+        try:
+            super().__init__(groups, defaults)
+        except BaseException:
+            optimizer.param_groups = groups
+            raise
 
     @property
     def param_groups(self) -> list[dict[str, Any]]:
@@ -77,10 +88,32 @@ class _Wrapper(torch.optim.Optimizer):
         self.optimizer.zero_grad(set_to_none=set_to_none)
 
     def state_dict(self) -> dict[str, Any]:
-        return self.optimizer.state_dict()
+        return {CLASS_KEY: type(self).__name__,
+                "inner_optimizer": type(self.optimizer).__name__,
+                "inner": self.optimizer.state_dict()}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.optimizer.load_state_dict(state_dict)
+        """Check ``state_dict`` (:meth:`check_saved`), load the inner optimizer's
+        part (which that optimizer checks) and then the wrapper's (:meth:`restore`);
+        a refused state dict changes nothing."""
+        with _named(f"{type(self).__name__}.load_state_dict"):
+            self.check_saved(state_dict)
+        self.optimizer.load_state_dict(state_dict["inner"])
+        self.restore(state_dict)
+
+    def check_saved(self, state_dict) -> None:
+        """That ``state_dict`` was saved by this class around the same inner class."""
+        check_class(state_dict, type(self).__name__)
+        inner = type(self.optimizer).__name__
+        if state_dict.get("inner_optimizer") != inner:
+            raise ValueError(f"the state_dict wraps {state_dict.get('inner_optimizer')}, "
+                             f"this {type(self).__name__} wraps {inner}")
+        if not isinstance(state_dict.get("inner"), dict):
+            raise ValueError("the state_dict has no dict 'inner' (the inner optimizer's "
+                             "state dict)")
+
+    def restore(self, state_dict) -> None:
+        """Load the wrapper's own part of a checked ``state_dict``."""
 
 
 class Lookahead(_Wrapper):
@@ -139,18 +172,29 @@ class Lookahead(_Wrapper):
 
     def state_dict(self) -> dict[str, Any]:
         slow = {i: self.state[p]["slow_weights"] for i, p in enumerate(self.params())}
-        return {"optimizer": self.optimizer.state_dict(), "slow_weights": slow}
+        return {**super().state_dict(), "slow_weights": slow}
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        params, slow = self.params(), state_dict["slow_weights"]
+    def check_saved(self, state_dict) -> None:
+        super().check_saved(state_dict)
+        params, slow = self.params(), state_dict.get("slow_weights")
+        if not isinstance(slow, dict):
+            raise ValueError("the state_dict has no dict 'slow_weights'")
         shapes = [tuple(p.shape) for p in params]
-        saved = [tuple(slow[i].shape) if i in slow else None for i in range(len(params))]
+        saved = [tuple(slow[i].shape) if isinstance(slow.get(i), torch.Tensor)
+                 and slow[i].is_floating_point() else None for i in range(len(params))]
         if len(slow) != len(params) or saved != shapes:
-            raise ValueError(f"Lookahead: the state_dict has slow weights of shapes "
-                             f"{saved}, the parameters have shapes {shapes}")
-        self.optimizer.load_state_dict(state_dict["optimizer"])
-        for i, p in enumerate(params):
-            self.state[p]["slow_weights"] = slow[i].to(p.device, p.dtype, copy=True)
+            raise ValueError(f"the state_dict has slow weights of shapes {saved}, the "
+                             f"parameters have shapes {shapes}")
+        for index, group in enumerate(state_dict["inner"].get("param_groups", [])):
+            count = group.get("lookahead_step", 0) if isinstance(group, dict) else 0
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise ValueError(f"lookahead_step of parameter group {index} must be an "
+                                 f"int >= 0, got {count!r}")
+
+    def restore(self, state_dict) -> None:
+        for i, p in enumerate(self.params()):
+            slow = state_dict["slow_weights"][i]
+            self.state[p]["slow_weights"] = slow.to(p.device, p.dtype, copy=True)
 
 
 class SAM(_Wrapper):
@@ -179,7 +223,7 @@ class SAM(_Wrapper):
     call ``step(closure)``, where ``closure`` zeroes the gradients, computes the
     loss, calls ``backward()`` and returns the loss; ``step`` returns the loss at
     :math:`w + \epsilon`.  Or call ``first_step()``, the second forward-backward
-    pass, then ``second_step()``.  ``state_dict()`` is the base optimizer's.
+    pass, then ``second_step()``.  ``state_dict()`` holds the base optimizer's.
 
     **Differences from** ``pytorch_optimizer.SAM`` (pinned in the tests): it
     computes :math:`\lVert T_w g\rVert` in float32 whatever the parameters' dtype;
@@ -226,13 +270,18 @@ class SAM(_Wrapper):
     @torch.no_grad()
     def second_step(self, zero_grad: bool = False) -> None:
         """Return to w and take the base optimizer's step with the current gradient."""
-        for p in self.params():
-            saved = self.state.pop(p, {})
-            if "unperturbed" in saved:
-                p.copy_(saved["unperturbed"])          # w ← w - ε(w)
+        self._return()                                 # w ← w - ε(w)
         self.optimizer.step()                          # base step with ∇L(w + ε)
         if zero_grad:
             self.zero_grad()
+
+    @torch.no_grad()
+    def _return(self) -> None:
+        """Move every perturbed parameter back to w."""
+        for p in self.params():
+            saved = self.state.pop(p, {})
+            if "unperturbed" in saved:
+                p.copy_(saved["unperturbed"])
 
     def step(self, closure: Callable[[], Any] | None = None):
         """first_step, closure() at w + ε, second_step; returns the closure's loss."""
@@ -241,7 +290,10 @@ class SAM(_Wrapper):
                             "gradients, computes the loss, calls backward() and "
                             f"returns the loss, got closure={closure!r}")
         self.first_step(zero_grad=True)
-        with torch.enable_grad():
-            loss = closure()                           # L(w + ε) and ∇L(w + ε)
+        try:
+            loss = check.closure_loss("SAM", closure)  # L(w + ε) and ∇L(w + ε)
+        except BaseException:                          # an error, Ctrl-C: back to w
+            self._return()
+            raise
         self.second_step()
         return loss
