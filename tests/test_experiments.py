@@ -10,19 +10,11 @@ import json
 import math
 
 import pytest
+from tiny_runs import tiny
 import torch
 
 from optimlab.experiments import (Config, MissingResultError, StaleResultError, audit,
                                   cache, checkpoint, cli, grids, records, runner)
-
-
-def tiny(**changes) -> Config:
-    fields = dict(experiment="test", model="mlp", dataset="mnist", optimizer="ADOPT",
-                  lr=0.01, hyperparameters={"weight_decay": 1e-4}, schedule="inverse-sqrt",
-                  batch_size=16, epochs=2, train_subset=64, eval_subset=100,
-                  fingerprint_steps=3)
-    fields.update(changes)
-    return Config(**fields)
 
 
 @pytest.fixture(scope="module")

@@ -16,21 +16,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tiny_runs import tiny
 
 from optimlab.experiments import (Config, audit, cache, checkpoint, cli, files, grids,
                                   provenance, records, runner)
 from optimlab.experiments.records import DamagedResultError
 
 LIB = Path(__file__).resolve().parents[1] / "lib"
-
-
-def tiny(**changes) -> Config:
-    fields = dict(experiment="test", model="mlp", dataset="mnist", optimizer="ADOPT",
-                  lr=0.01, hyperparameters={"weight_decay": 1e-4}, schedule="inverse-sqrt",
-                  batch_size=16, epochs=2, train_subset=64, eval_subset=100,
-                  fingerprint_steps=3)
-    fields.update(changes)
-    return Config(**fields)
 
 
 @pytest.fixture(scope="module")
