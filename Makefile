@@ -13,7 +13,8 @@ OPTIMLAB_DATA ?= $(CURDIR)/.data
 export OPTIMLAB_DATA
 
 .PHONY: book test notebooks setup-cells data browser lock clean benchmark mutation \
-	experiments-mnist experiments-cifar10 experiments-smoke audit benchmark-training
+	experiments-mnist experiments-cifar10 experiments-cifar10-cpu experiments-smoke \
+	audit benchmark-training
 
 book: $(STAMP)
 	$(BIN)/python tools/build_book.py
@@ -70,6 +71,15 @@ experiments-mnist: $(STAMP) data
 
 experiments-cifar10: $(STAMP) data
 	$(BIN)/python -m optimlab.experiments run cifar10 --checkpoint-dir .checkpoints --resume
+
+# The CIFAR-10 CPU tier: the α search, then each optimizer at its chosen α with three
+# seeds; two one-thread shards each, checkpointed every epoch, resumable.
+experiments-cifar10-cpu: $(STAMP) data
+	for grid in cifar10-cpu-search cifar10-cpu; do pids=""; \
+		for i in 0 1; do $(BIN)/python -m optimlab.experiments run $$grid --threads 1 \
+			--shard $$i/2 --checkpoint-dir .checkpoints --resume & pids="$$pids $$!"; done; \
+		for pid in $$pids; do wait $$pid || exit 1; done; \
+	done
 
 experiments-smoke: $(STAMP) data
 	$(BIN)/python -m optimlab.experiments run cifar10-smoke
