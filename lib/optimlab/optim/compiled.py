@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import shutil
 import warnings
 from typing import Callable
@@ -48,6 +49,19 @@ RECOMPILE_LIMIT = 256
 
 _compiled: dict[Callable, Callable] = {}
 _broken: set[Callable] = set()
+
+
+class _NoCudaRuntimeNotice(logging.Filter):
+    """Drops torch's "No CUDA runtime is found, using CUDA_HOME=..." warning, which
+    a CUDA build of torch logs on a machine without a GPU when it first compiles a
+    CPU kernel: it concerns GPU kernels, which this module never builds, and it
+    would otherwise appear in the output of the first optimizer step."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "No CUDA runtime is found" not in record.getMessage()
+
+
+logging.getLogger("torch.utils.cpp_extension").addFilter(_NoCudaRuntimeNotice())
 
 
 @functools.lru_cache(maxsize=None)
