@@ -114,7 +114,7 @@ def compare_runs(record, replayed) -> tuple[bool, float, str]:
     relative loss difference, the first disagreement or "ok")."""
     largest = 0.0
     for name, stored, again in _series_pairs(record, replayed):
-        a, b = reproduction._floats(stored), reproduction._floats(again)
+        a, b = reproduction.as_floats(stored), reproduction.as_floats(again)
         if a.shape != b.shape:
             return False, float("inf"), f"{name}: {len(stored)} values, replayed {len(again)}"
         if not np.array_equal(np.isfinite(a), np.isfinite(b)):

@@ -51,8 +51,8 @@ import torch
 from . import provenance, records, runner
 from .config import Config
 
-__all__ = ["RTOL", "ATOL", "BLOWUP", "RTOL_UNSTABLE", "compare", "Verdict", "verdict",
-           "recorded_threads", "recompute_fingerprint"]
+__all__ = ["RTOL", "ATOL", "BLOWUP", "RTOL_UNSTABLE", "as_floats", "compare", "Verdict",
+           "verdict", "recorded_threads", "recompute_fingerprint"]
 
 RTOL = 3e-4
 ATOL = 1e-6
@@ -62,7 +62,8 @@ RTOL_UNSTABLE = 3e-2
 _VERDICTS: dict[tuple, "Verdict"] = {}
 
 
-def _floats(values) -> np.ndarray:
+def as_floats(values) -> np.ndarray:
+    """Logged values as float64, null (a non-finite value) as NaN."""
     return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
 
@@ -71,7 +72,7 @@ def compare(stored, recomputed) -> tuple[bool, float]:
     difference between their finite entries."""
     if len(stored) != len(recomputed):
         return False, float("inf")
-    a, b = _floats(stored), _floats(recomputed)
+    a, b = as_floats(stored), as_floats(recomputed)
     if not np.array_equal(np.isfinite(a), np.isfinite(b)):
         return False, float("inf")
     finite = np.isfinite(a)
