@@ -191,6 +191,8 @@ DAMAGES = {
                                     seal=False),
     "another run's record": lambda p: rewrite(
         p, lambda r: r.update(key="0" * 16)),
+    "another run's file copied over it": lambda p: p.write_text(
+        cache.path_for(tiny(seed=1), p.parents[1]).read_text()),
 }
 
 

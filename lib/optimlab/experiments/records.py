@@ -158,4 +158,7 @@ def read(path) -> dict[str, Any]:
         raise DamagedResultError(path, f"it is not valid JSON ({error}); the file may be "
                                        f"truncated") from None
     validate(record, path)
+    if path.suffix == ".json" and path.stem != record["key"]:
+        raise DamagedResultError(path, f"it holds the run {record['key']} "
+                                       f"({record['label']}), not the run its name says")
     return record
