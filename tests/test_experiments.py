@@ -192,7 +192,7 @@ def test_an_interrupted_run_resumes_to_the_same_numbers(tmp_path, optimizer):
     config = tiny(optimizer=optimizer, epochs=3, hyperparameters=hyper)
     reference = runner.run(config)
 
-    def stop_after_first_epoch(epoch):
+    def stop_after_first_epoch(epoch, result):
         if epoch == 1:
             raise Interrupt
 
@@ -363,7 +363,7 @@ def _finished(config: Config, final_accuracy: float, diverged: bool = False) -> 
 
 def test_the_cpu_tier_tests_each_optimizer_once_at_the_alpha_its_search_chose(tmp_path):
     search = grids.grid("cifar10-cpu-search")
-    assert {c.optimizer for c in search} == set(grids.CPU_OPTIMIZERS)
+    assert {c.optimizer for c in search} == set(grids.CIFAR10_OPTIMIZERS)
     assert all(not c.test_at_end and c.seed == 0 and c.model == "resnet20" for c in search)
     with pytest.raises(MissingResultError, match="run cifar10-cpu-search"):
         grids.cifar10_cpu(tmp_path)
@@ -375,7 +375,7 @@ def test_the_cpu_tier_tests_each_optimizer_once_at_the_alpha_its_search_chose(tm
                                      diverged), "pytest", root=tmp_path)
     assert grids.chosen_lrs(tmp_path) == {"Adam": 0.001, "ADOPT": 0.1, "SGD": 0.1}
     final = grids.cifar10_cpu(tmp_path)
-    assert len(final) == len(grids.CPU_SEEDS) * len(grids.CPU_OPTIMIZERS)
+    assert len(final) == len(grids.CPU_SEEDS) * len(grids.CIFAR10_OPTIMIZERS)
     assert all(c.test_at_end and c.epochs == grids.CPU_EPOCHS for c in final)
     assert {(c.optimizer, c.lr) for c in final} == {("Adam", 0.001), ("ADOPT", 0.1),
                                                     ("SGD", 0.1)}

@@ -4,6 +4,8 @@
     python -m optimlab.experiments run cifar10 --checkpoint-dir .checkpoints --resume
     python -m optimlab.experiments list mnist
     python -m optimlab.experiments audit                     # every cached run, on the CPU
+    python -m optimlab.experiments oneshot cifar10 --out $OUT   # a lent GPU, see oneshot.py
+    python -m optimlab.experiments import records.tar        # what oneshot returned
 
 ``run`` skips every run that is cached and current (reproduced by the current
 code, see :mod:`.reproduction`), so after an
@@ -25,7 +27,7 @@ import time
 import torch
 
 from . import audit as audit_module
-from . import cache, checkpoint, grids, runner
+from . import cache, checkpoint, grids, oneshot, runner
 from .cache import StaleResultError
 from .records import DamagedResultError
 
@@ -140,6 +142,28 @@ def command_audit(args, argv) -> int:
     return 1 if failed else 0
 
 
+def command_oneshot(args, argv) -> int:
+    configs = _configs(args)
+    command = "python -m optimlab.experiments " + " ".join(argv)
+    try:
+        oneshot.oneshot(configs, args.out, args.work, args.budget, args.timing, command,
+                        say=_say)
+    except (oneshot.TruncationError, oneshot.WorkerError) as error:
+        raise SystemExit(f"python -m optimlab.experiments oneshot: error: {error}") from None
+    return 0
+
+
+def command_import(args, argv) -> int:
+    try:
+        stored = oneshot.import_records(args.tar, args.results, say=_say)
+    except (oneshot.ImportRefusedError, OSError) as error:
+        print(f"python -m optimlab.experiments import: error: {error}", file=sys.stderr,
+              flush=True)
+        return 2
+    _say(f"imported {len(stored)} record(s)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="python -m optimlab.experiments",
@@ -178,10 +202,26 @@ def main(argv: list[str] | None = None) -> int:
                                "every CPU run, or none")
     auditing.add_argument("--replay-salt", default=None,
                           help="choose the replayed run by this text instead of the commit")
+    shot = commands.add_parser("oneshot", help="time, plan and run a whole grid at once "
+                               "on one device, keeping every finished epoch")
+    grid_options(shot)
+    shot.add_argument("--out", required=True, help="folder for records.tar")
+    shot.add_argument("--work", default=".oneshot",
+                      help="folder for checkpoints, logs and records (default .oneshot)")
+    shot.add_argument("--budget", type=float, default=480.0,
+                      help="seconds for timing and runs together (default 480)")
+    shot.add_argument("--timing", type=float, default=60.0,
+                      help="seconds of the timing run (default 60)")
+    importing = commands.add_parser("import", help="check the records of a records.tar "
+                                    "from `oneshot` and store them in the cache")
+    importing.add_argument("tar", help="the records.tar that `oneshot` wrote")
     args = parser.parse_args(argv)
+    if args.command == "oneshot" and not 0 < args.timing < args.budget:
+        parser.error(f"need 0 < --timing < --budget, got {args.timing} and {args.budget}")
     if args.command == "run" and args.resume and not args.checkpoint_dir:
         parser.error("--resume needs --checkpoint-dir")
-    handler = {"run": command_run, "list": command_list, "audit": command_audit}
+    handler = {"run": command_run, "list": command_list, "audit": command_audit,
+               "oneshot": command_oneshot, "import": command_import}
     try:
         return handler[args.command](args, argv)
     except (cache.ResultNotSavedError, checkpoint.CheckpointError, StaleResultError,

@@ -211,7 +211,8 @@ def _progress_bar(enabled: bool, total: int, label: str):
 
 
 def run(config: Config, *, progress: bool = False, checkpoint_dir=None, resume: bool = False,
-        on_epoch: Callable[[int], None] | None = None) -> dict[str, Any]:
+        on_epoch: Callable[[int, Callable[[], dict]], None] | None = None
+        ) -> dict[str, Any]:
     """Train ``config`` and return its result (the payload of a cache file).
 
     Keys: ``fingerprint`` (list), ``train_loss`` (one float32 value per update,
@@ -228,7 +229,9 @@ def run(config: Config, *, progress: bool = False, checkpoint_dir=None, resume: 
     (:func:`optimlab.experiments.cache.save_run`), so a failure to save loses
     nothing.  With ``resume=True`` a run continues from the checkpoint it finds
     there; resuming a finished run's checkpoint only evaluates the test split
-    again.  ``progress`` shows a tqdm bar.
+    again.  ``progress`` shows a tqdm bar.  ``on_epoch(e, result)`` is called
+    after every epoch e (after its checkpoint); ``result()`` returns what the run
+    would return if it ended there.
     """
     device = torch.device(config.device)
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -270,6 +273,23 @@ def run(config: Config, *, progress: bool = False, checkpoint_dir=None, resume: 
             evals["test_accuracy"].append(accuracy)
         evals["wall_time_s"].append(round(time.perf_counter() - clock, 3))
 
+    def result() -> dict[str, Any]:
+        """The result of the updates done so far: after epoch e, that of the run of
+        ``config.replace(epochs=e)`` (the test split is evaluated now)."""
+        final_test = None
+        if config.test_at_end:
+            test_loss, test_accuracy = _evaluate(model, test, autocast)
+            final_test = {"loss": float32_list([test_loss])[0], "accuracy": test_accuracy}
+        return {
+            "fingerprint": fingerprint_losses,
+            "train_loss": list(state["train_loss"]),
+            "evals": {name: list(values) for name, values in state["evals"].items()},
+            "test": final_test,
+            "wall_time_s": round(time.perf_counter() - clock, 3),
+            "fingerprint_time_s": round(fingerprint_time, 3),
+            "diverged": any(v is None for v in state["train_loss"]),
+        }
+
     if state["step"] == 0:
         evaluate_now(0, 0.0)
     bar = _progress_bar(progress, config.total_steps, config.label)
@@ -299,20 +319,7 @@ def run(config: Config, *, progress: bool = False, checkpoint_dir=None, resume: 
         if path is not None:
             checkpoint.save(path, config, model, optimizer, state)
         if on_epoch is not None:
-            on_epoch(epoch + 1)
+            on_epoch(epoch + 1, result)
     if bar is not None:
         bar.close()
-    final_test = None
-    if config.test_at_end:
-        test_loss, test_accuracy = _evaluate(model, test, autocast)
-        final_test = {"loss": float32_list([test_loss])[0], "accuracy": test_accuracy}
-    wall_time = time.perf_counter() - clock
-    return {
-        "fingerprint": fingerprint_losses,
-        "train_loss": state["train_loss"],
-        "evals": state["evals"],
-        "test": final_test,
-        "wall_time_s": round(wall_time, 3),
-        "fingerprint_time_s": round(fingerprint_time, 3),
-        "diverged": any(v is None for v in state["train_loss"]),
-    }
+    return result()
