@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import math
 import pkgutil
 import re
 from pathlib import Path
@@ -106,6 +107,19 @@ def test_a_wrong_variant_fails_with_a_specific_hint(label, wrong, expected_hint)
     assert result.message.startswith("✘ Not yet right on")
     assert expected_hint in result.message
     assert "Traceback" not in result.message
+
+
+def test_the_momentum_window_cases_have_no_ties_and_tell_ceil_from_round_and_floor():
+    """The answer of ex-momentum-window is ⌈ln(1 − p)/ln β⌉; a case whose ratio lies near
+    a whole number would make it depend on rounding errors (β = 0.8, p = 0.2 once did)."""
+    ratios = [math.log(1 - p) / math.log(beta)
+              for beta, p in (case.args for case in REGISTRY["ex-momentum-window"].cases)]
+    reference = REGISTRY["ex-momentum-window"].reference
+    assert [reference(*case.args) for case in REGISTRY["ex-momentum-window"].cases] == \
+        [math.ceil(r) for r in ratios]
+    assert all(abs(r - round(r)) > 0.1 for r in ratios)
+    assert sum(round(r) != math.ceil(r) for r in ratios) >= 3
+    assert all(math.floor(r) != math.ceil(r) for r in ratios)
 
 
 def test_a_crashing_function_is_reported_not_raised():

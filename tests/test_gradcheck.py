@@ -114,3 +114,39 @@ def test_bad_gradient_shape_and_tolerance_are_rejected():
         gradient_check(cubic, cubic_grad, THETA, tolerance=0)
     with pytest.raises(ValueError, match="a and b must have the same shape"):
         relative_error(torch.ones(2), torch.ones(3))
+
+
+# --- kinks: a correct gradient is not failed there, a wrong one elsewhere still is -------
+
+def absolute(theta):
+    return theta.abs().sum()
+
+
+def test_an_entry_at_a_kink_is_reported_and_not_judged():
+    # |θ| at θ_2 = 1e-7 < h: the central difference mixes the slopes -1 and +1
+    theta = torch.tensor([0.5, -2.0, 1e-7], dtype=torch.float64)
+    check = gradient_check(absolute, torch.sign, theta)
+    assert check.kinks == [(2,)] and check.judged == 2 and check.passed
+    assert check.errors[2] > 0.5                                # it would have failed
+    assert "1 of 3 entries within h of a kink, not judged" in str(check)
+
+
+def test_a_wrong_gradient_away_from_kinks_still_fails_beside_a_kink():
+    theta = torch.tensor([0.5, -2.0, 1e-7], dtype=torch.float64)
+    check = gradient_check(absolute, lambda t: 2 * torch.sign(t), theta)
+    assert not check.passed and check.failing == [(0,), (1,)]
+    assert str(check).startswith("gradient check FAILED: 2 of 2 entries away from kinks")
+
+
+def test_a_smooth_function_is_not_mistaken_for_a_kink():
+    theta = torch.tensor([0.0, 1e-3, 1.0], dtype=torch.float64)
+    check = gradient_check(lambda t: (t**2).sum(), lambda t: 2 * t, theta)
+    assert check.kinks == [] and check.passed
+    wrong = gradient_check(lambda t: (t**2).sum(), lambda t: 3 * t, theta)
+    assert wrong.kinks == [] and wrong.failing == [(1,), (2,)]
+
+
+def test_every_entry_at_a_kink_is_inconclusive():
+    check = gradient_check(absolute, torch.sign, torch.tensor([1e-8], dtype=torch.float64))
+    assert not check.passed and not check.failing and math.isnan(check.max_error)
+    assert str(check).startswith("gradient check inconclusive")

@@ -40,8 +40,29 @@ def adamw_no_bias_correction(grad, theta0, lr, weight_decay, num_steps, betas=(0
     return theta
 
 
+def convert_multiplies(lam_paper, alpha, new_lr):
+    return lam_paper * alpha, lam_paper * new_lr          # multiplies, not divides
+
+
+def convert_keeps_weight_decay(lam_paper, alpha, new_lr):
+    return lam_paper / alpha, lam_paper / alpha           # forgets to adapt to new_lr
+
+
+def convert_scales_with_lr(lam_paper, alpha, new_lr):
+    weight_decay = lam_paper / alpha
+    return weight_decay, weight_decay * new_lr / alpha    # more decay at a larger lr
+
+
+def convert_decay_per_step(lam_paper, alpha, new_lr):
+    return lam_paper, lam_paper                           # the paper's λ unchanged
+
+
 WRONG = {
     "ex-adamw-loop": [(adamw_with_l2_penalty, "weight_decay = 0.1"),
                       (adamw_decay_not_times_lr, "weight_decay = 0.1"),
                       (adamw_no_bias_correction, "1 steps")],
+    "ex-adamw-convert": [(convert_multiplies, "the recipe of the exercise"),
+                         (convert_keeps_weight_decay, "expected 0.025, got 0.05"),
+                         (convert_scales_with_lr, "expected 0.025, got 0.1"),
+                         (convert_decay_per_step, "item 0")],
 }

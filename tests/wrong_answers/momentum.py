@@ -34,6 +34,22 @@ def window_floor(beta, fraction):
     return math.floor(math.log(1 - fraction) / math.log(beta))
 
 
+def window_round(beta, fraction):
+    return round(math.log(1 - fraction) / math.log(beta))
+
+
+def window_round_at_least_one(beta, fraction):
+    return max(1, round(math.log(1 - fraction) / math.log(beta)))
+
+
+def window_counts_one_short(beta, fraction):
+    # the largest K with 1 − β^K < fraction: the floor, found by counting
+    K = 0
+    while 1 - beta ** (K + 1) < fraction:
+        K += 1
+    return K
+
+
 def window_rule_of_thumb(beta, fraction):
     return round(1 / (1 - beta))
 
@@ -47,6 +63,9 @@ WRONG = {
                                (hb_stale_buffer, "differs at index"),
                                (hb_forgets_theta0, "expected shape")],
     "ex-momentum-window": [(window_floor, "β = 0.9, fraction = 0.9"),
+                           (window_round, "β = 0.5, fraction = 0.2"),
+                           (window_round_at_least_one, "β = 0.5, fraction = 0.9"),
+                           (window_counts_one_short, "expected 22, got 21"),
                            (window_rule_of_thumb, "expected 22, got 10"),
                            (window_wrong_log, "β = 0.9, fraction = 0.9")],
 }

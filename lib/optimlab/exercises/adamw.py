@@ -60,3 +60,32 @@ register(Exercise(
          "bias with 1 − β^t (t counted from 1), and subtract "
          "lr·(m̂/(√v̂ + ε) + λ·θ_{t-1}).",
 ))
+
+
+def convert_recipe(lam_paper, alpha, new_lr):
+    """Reference: the weight_decay for PyTorch's AdamW(lr=α) that repeats a recipe
+    (α, λ_paper) in the paper's convention, and the one for AdamW(lr=new_lr) that
+    keeps the decay per step, λ_paper (times the schedule), unchanged."""
+    return lam_paper / alpha, lam_paper / new_lr      # (decay-conversion)
+
+
+def _convert_case(lam_paper, alpha, new_lr, note=""):
+    text = f"lam_paper = {lam_paper:g}, alpha = {alpha:g}, new_lr = {new_lr:g}"
+    return Case(text + note, (lam_paper, alpha, new_lr))
+
+
+register(Exercise(
+    label="ex-adamw-convert",
+    function_name="convert_recipe",
+    reference=convert_recipe,
+    cases=(
+        _convert_case(2.5e-5, 5e-4, 1e-3, " (the recipe of the exercise)"),
+        _convert_case(1e-4, 1e-3, 1e-4, " (a smaller new_lr)"),
+        _convert_case(0.01, 0.1, 0.1, " (the same learning rate)"),
+        _convert_case(3e-6, 2e-4, 6e-3),
+        _convert_case(1e-3, 0.01, 0.003),
+    ),
+    hint="by (decay-conversion) weight_decay = λ_paper/α when lr = α. PyTorch's "
+         "decay per step is lr·weight_decay, so for new_lr choose the weight_decay "
+         "that makes new_lr·weight_decay equal to λ_paper again.",
+))
