@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .checking import Case, Exercise, float64, register, vector
@@ -21,6 +23,12 @@ def armijo_step(f, grad, theta, lr=1.0, shrink=0.5, c=1e-4):
     while f(theta - lr * g) > f(theta) - c * lr * torch.dot(g, g):
         lr = lr * shrink
     return theta - lr * g, lr
+
+
+def steps_needed(L, gap, eps):
+    """Reference: the smallest T with 2L·gap/T ≤ eps², so that (gd-nonconvex-rate)
+    guarantees min_{t<T} ‖∇f(θ_t)‖ ≤ eps."""
+    return math.ceil(2 * L * gap / eps**2)
 
 
 class QuadraticCase:
@@ -94,4 +102,25 @@ register(Exercise(
     ),
     hint="shrink lr while f(θ − lr·g) > f(θ) − c·lr·‖g‖², then return the new point "
          "and the lr that was accepted.",
+))
+
+
+# 2·L·gap/eps² is at least 0.04 from a whole number in every case, far more than a
+# rounding error, so no case sits on a tie; in six cases its fractional part is below
+# 0.5, where rounding to nearest instead of up gives a wrong T. No L, gap or eps
+# equals 1, so forgetting the factor 2 or the square, or swapping a product for a
+# quotient, is caught.
+register(Exercise(
+    label="ex-gd-steps-needed",
+    function_name="steps_needed",
+    reference=steps_needed,
+    cases=tuple(
+        Case(f"L = {L}, gap = {gap}, eps = {eps}", (L, gap, eps))
+        for L, gap, eps in [(2.0, 1.5, 0.7), (4.0, 2.0, 0.3), (10.0, 0.25, 0.9),
+                            (0.5, 3.0, 0.3), (50.0, 0.03, 0.07), (3.0, 5.0, 2.5),
+                            (0.5, 0.1, 1.5), (2.0, 3.7, 0.003)]
+    ),
+    hint="the bound promises min_t ‖∇f(θ_t)‖² ≤ 2L·gap/T, and ‖∇f‖ ≤ eps means "
+         "‖∇f‖² ≤ eps²; return the smallest integer T with 2L·gap/T ≤ eps² "
+         "(a ceiling, not a floor or a round).",
 ))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .checking import Case, Exercise, register
@@ -58,4 +60,37 @@ register(Exercise(
     hint="walk through order in slices order[k:k + batch_size] (the last slice may be "
          "shorter), average the per-example gradients of each slice at the current θ, "
          "and take one step θ ← θ − lr·g per slice.",
+))
+
+
+def best_constant_rate(L, sigma2, gap, T):
+    """Reference: the constant rate 0 < η ≤ 1/L that minimises the bound
+    2·gap/(ηT) + Lησ² of (sgd-nonconvex-rate), and the bound at that rate.
+
+    The bound is convex in η; its unconstrained minimiser √(2·gap/(Lσ²T)) is
+    clipped to 1/L, where the bound stops holding.
+    """
+    eta = min(1 / L, math.sqrt(2 * gap / (L * sigma2 * T)))
+    return eta, 2 * gap / (eta * T) + L * eta * sigma2
+
+
+def _rate_case(L, sigma2, gap, T):
+    return Case(f"L = {L:g}, σ² = {sigma2:g}, f(θ0) − f* = {gap:g}, T = {T}",
+                (L, sigma2, gap, T))
+
+
+register(Exercise(
+    label="ex-sgd-rate-budget",
+    function_name="best_constant_rate",
+    reference=best_constant_rate,
+    cases=(
+        _rate_case(4.0, 2.0, 10.0, 2000),    # the chapter's noisy quadratic
+        _rate_case(10.0, 0.25, 3.0, 500),
+        _rate_case(2.0, 8.0, 0.5, 10_000),
+        _rate_case(4.0, 0.5, 10.0, 100),     # few steps: the cap η = 1/L is active
+        _rate_case(0.5, 0.2, 20.0, 50),      # capped again, with 1/L = 2 > 1
+    ),
+    hint="the bound 2·gap/(ηT) + Lησ² is convex in η: set its derivative to zero, "
+         "use η = 1/L instead if that zero lies above 1/L, and return the pair "
+         "(η, the bound evaluated at that η).",
 ))
