@@ -58,6 +58,28 @@ def window_wrong_log(beta, fraction):
     return math.ceil(math.log(fraction) / math.log(beta))
 
 
+def stable_gd_limit(eta, beta, lam):
+    # gradient descent's condition, as if momentum did not change the limit
+    return abs(beta) < 1 and 0 < eta * lam < 2
+
+
+def stable_closed_edge(eta, beta, lam):
+    return abs(beta) < 1 and 0 < eta * lam <= 2 * (1 + beta)
+
+
+def stable_forgets_beta_below_one(eta, beta, lam):
+    return 0 < eta * lam < 2 * (1 + beta)
+
+
+def stable_forgets_positive_curvature(eta, beta, lam):
+    return abs(beta) < 1 and eta * lam < 2 * (1 + beta)
+
+
+def stable_complex_window(eta, beta, lam):
+    # the window of spiralling, (1 − √β)² < ηλ < (1 + √β)², taken for convergence
+    return (1 - math.sqrt(beta)) ** 2 < eta * lam < (1 + math.sqrt(beta)) ** 2
+
+
 WRONG = {
     "ex-momentum-heavy-ball": [(hb_ema_buffer, "beta = 0.5"),
                                (hb_stale_buffer, "differs at index"),
@@ -68,4 +90,9 @@ WRONG = {
                            (window_counts_one_short, "expected 22, got 21"),
                            (window_rule_of_thumb, "expected 22, got 10"),
                            (window_wrong_log, "β = 0.9, fraction = 0.9")],
+    "ex-momentum-stable": [(stable_gd_limit, "η = 0.25, β = 0.5, λ = 10"),
+                           (stable_closed_edge, "η = 0.5, β = 0.5, λ = 6"),
+                           (stable_forgets_beta_below_one, "η = 0.02, β = 1, λ = 50"),
+                           (stable_forgets_positive_curvature, "λ = -1"),
+                           (stable_complex_window, "η = 0.02, β = 1, λ = 50")],
 }

@@ -42,3 +42,53 @@ register(Exercise(
          "first, then take θ − lr·g / (√s + eps), with eps outside the square root; "
          "return torch.stack of θ0, …, θ_T.",
 ))
+
+
+def shampoo_direction(grads, eps):
+    """Reference: Shampoo's direction L_t^{-1/4} Γ_t R_t^{-1/4} for the gradient
+    matrices grads = [Γ_1, …, Γ_t] (a tensor [t, m, n]), with
+    L_t = εI_m + Σ_k Γ_k Γ_kᵀ and R_t = εI_n + Σ_k Γ_kᵀ Γ_k (shampoo)."""
+    m, n = grads.shape[1:]
+    L = eps * torch.eye(m, dtype=grads.dtype)
+    R = eps * torch.eye(n, dtype=grads.dtype)
+    for G in grads:
+        L = L + G @ G.T
+        R = R + G.T @ G
+
+    def inverse_fourth_root(M):                     # M = Q diag(λ) Qᵀ, λ > 0
+        lam, Q = torch.linalg.eigh(M)
+        return Q @ torch.diag(lam ** -0.25) @ Q.T
+
+    return inverse_fourth_root(L) @ grads[-1] @ inverse_fourth_root(R)
+
+
+def _matrix(rows) -> str:
+    return "[" + ", ".join(vector(row) for row in rows) + "]"
+
+
+def _shampoo_case(matrices, eps):
+    shown = ", ".join(f"Γ_{k} = {_matrix(rows)}"
+                      for k, rows in enumerate(matrices, start=1))
+    return Case(f"{shown}, eps = {eps}", (float64(matrices), eps))
+
+
+register(Exercise(
+    label="ex-adagrad-shampoo",
+    function_name="shampoo_direction",
+    reference=shampoo_direction,
+    cases=(
+        # one diagonal gradient: the direction is ≈ diag(1, 1), like AdaGrad's 1st step
+        _shampoo_case([[[2.0, 0.0], [0.0, 0.5]]], 1e-3),
+        _shampoo_case([[[1.0, 2.0, 0.0], [0.0, 1.0, -1.0]]], 0.1),
+        _shampoo_case([[[1.0, 2.0], [0.0, 1.0], [1.0, -1.0]],
+                       [[0.5, 0.0], [1.0, 1.0], [-1.0, 2.0]],
+                       [[0.0, 1.0], [2.0, 0.0], [1.0, 1.0]]], 0.01),
+        _shampoo_case([[[1.0, -2.0, 0.5]], [[0.0, 1.0, 1.0]], [[2.0, 0.0, -1.0]],
+                       [[1.0, 1.0, 1.0]]], 0.5),             # a 1×3 parameter
+        _shampoo_case([[[3.0, 1.0], [1.0, 0.0]], [[0.0, -1.0], [2.0, 1.0]]], 1.0),
+    ),
+    hint="start L = eps·I (m×m) and R = eps·I (n×n), add Γ Γᵀ to L and Γᵀ Γ to R "
+         "for every gradient, then take matrix powers, not entry-wise ones: with "
+         "M = Q diag(λ) Qᵀ from torch.linalg.eigh, M^(-1/4) = Q diag(λ^(-1/4)) Qᵀ; "
+         "return L^(-1/4) @ Γ_t @ R^(-1/4) for the last gradient Γ_t.",
+))

@@ -65,3 +65,38 @@ register(Exercise(
     hint="the last K gradients carry the weight 1 − β^K; return the smallest integer "
          "K ≥ 1 for which this reaches the fraction (a ceiling, not a floor or a round).",
 ))
+
+
+def stable(eta, beta, lam):
+    """Reference: whether the heavy ball converges to 0 from every start on ½λθ²,
+    that is whether both roots of r² − (1 + β − ηλ) r + β lie inside the unit
+    circle: exactly when |β| < 1 and 0 < ηλ < 2(1 + β) (hb-stable)."""
+    return abs(beta) < 1 and 0 < eta * lam < 2 * (1 + beta)
+
+
+register(Exercise(
+    label="ex-momentum-stable",
+    function_name="stable",
+    reference=stable,
+    # A case is either off the edges by 0.08 or more, or exactly on one with numbers
+    # whose products are exact in binary floating point (0.5·6 = 3 = 2·1.5,
+    # 0.125·16 = 2 = 2·1, β = 1, λ = 0), so rounding never decides the answer. The
+    # cases separate the likely mistakes: gradient descent's ηλ < 2 (wrong at
+    # η = 0.25, β = 0.5, λ = 10), ≤ on the edge, no test of β < 1 or of ηλ > 0.
+    cases=tuple(
+        Case(f"η = {eta:g}, β = {beta:g}, λ = {lam:g}", (eta, beta, lam))
+        for eta, beta, lam in [(0.01, 0.9, 100.0),   # ηλ = 1: inside
+                               (0.25, 0.5, 10.0),    # 2 < ηλ = 2.5 < 3: inside
+                               (0.5, 0.5, 6.0),      # ηλ = 3 = 2(1 + β): the edge
+                               (0.125, 0.0, 16.0),   # ηλ = 2, β = 0: GD's edge
+                               (0.02, 1.0, 50.0),    # β = 1: |roots| = 1
+                               (0.1, 0.9, -1.0),     # negative curvature
+                               (0.1, 0.5, 0.0),      # zero curvature: a root at 1
+                               (0.03, 0.99, 130.0),  # ηλ = 3.9 < 3.98: inside
+                               (0.05, 1.5, 1.0),     # β > 1
+                               (0.2, 0.3, 14.0)]     # ηλ = 2.8 > 2.6: outside
+    ),
+    hint="test all three conditions of (hb-stable), each strict (on an edge a root "
+         "has modulus 1): |β| < 1, ηλ > 0 and ηλ < 2(1 + β); return a Python bool "
+         "(True or False), not a numpy or torch one.",
+))
