@@ -1,4 +1,6 @@
-"""Wrong answers to the RMSProp chapter's exercise."""
+"""Wrong answers to the RMSProp chapter's exercises."""
+
+import math
 
 import torch
 
@@ -36,8 +38,38 @@ def rmsprop_stale_v(grad, theta0, lr, beta2, eps, num_steps):
     return torch.stack(thetas)
 
 
+def centred_eps_inside(t, eta, beta2, eps, g):
+    decay = beta2**t
+    return eta * abs(g) / math.sqrt(g**2 * decay * (1 - decay) + eps)
+
+
+def centred_not_centred(t, eta, beta2, eps, g):
+    decay = beta2**t
+    return eta * abs(g) / (math.sqrt(g**2 * (1 - decay)) + eps)   # divides by √v_t
+
+
+def centred_off_by_one(t, eta, beta2, eps, g):
+    decay = beta2**(t - 1)                                         # β2^(t−1)
+    return eta * abs(g) / (math.sqrt(g**2 * decay * (1 - decay)) + eps)
+
+
+def centred_signed(t, eta, beta2, eps, g):
+    decay = beta2**t
+    return eta * g / (math.sqrt(g**2 * decay * (1 - decay)) + eps)
+
+
+def centred_forgets_g(t, eta, beta2, eps, g):
+    decay = beta2**t
+    return eta * abs(g) / (math.sqrt(decay * (1 - decay)) + eps)   # as if g = 1
+
+
 WRONG = {
     "ex-rmsprop-loop": [(rmsprop_eps_inside, "eps = 0.5"),
                         (rmsprop_adagrad_sum, "1 steps"),
                         (rmsprop_stale_v, "1 steps")],
+    "ex-rmsprop-centred-step": [(centred_eps_inside, "step t = 200"),
+                                (centred_not_centred, "step t = 1,"),
+                                (centred_off_by_one, "step t = 1,"),
+                                (centred_signed, "g = -3"),
+                                (centred_forgets_g, "g = -3")],
 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .checking import Case, Exercise, float64, register, vector
@@ -43,4 +45,38 @@ register(Exercise(
     hint="start from v = 0; at every step update v = β2·v + (1 − β2)·g², then step "
          "θ − lr·g/(√v + eps) (eps outside the square root); return torch.stack of θ0 "
          "and every iterate.",
+))
+
+
+def centred_step_length(t, eta, beta2, eps, g):
+    """Reference: the length of step t of centred RMSProp, ε outside the root as in
+    PyTorch, for a constant gradient g from v_0 = ḡ_0 = 0."""
+    decay = beta2**t
+    variance = g**2 * decay * (1 - decay)                # v_t − ḡ_t²
+    return eta * abs(g) / (math.sqrt(variance) + eps)
+
+
+def _centred_case(t, eta, beta2, eps, g, note=""):
+    return Case(f"constant gradient g = {g:g}, step t = {t}, eta = {eta:g}, "
+                f"beta2 = {beta2:g}, eps = {eps:g}{note}", (t, eta, beta2, eps, g))
+
+
+register(Exercise(
+    label="ex-rmsprop-centred-step",
+    function_name="centred_step_length",
+    reference=centred_step_length,
+    # The first two cases are the chapter's run. In the second, ε changes the
+    # answer in the fourth digit (inside the root it would change it by a factor
+    # of about 4); in the fourth, ε is larger than |g|·√(v_t − ḡ_t²). The others
+    # have |g| ≠ 1, one a negative g.
+    cases=(
+        _centred_case(1, 1e-3, 0.9, 1e-8, 1.0, " (the chapter's run)"),
+        _centred_case(200, 1e-3, 0.9, 1e-8, 1.0, " (the chapter's run)"),
+        _centred_case(5, 0.01, 0.99, 1e-8, -3.0),
+        _centred_case(40, 0.1, 0.8, 1e-3, 0.05),
+        _centred_case(3, 0.5, 0.5, 0.1, 2.0),
+    ),
+    hint="from v_0 = ḡ_0 = 0 with g_t = g, unrolling gives v_t = (1 − β2^t)·g² "
+         "and ḡ_t = (1 − β2^t)·g; the step is η·|g| / (√(v_t − ḡ_t²) + eps), eps "
+         "outside the root, and a length is not negative.",
 ))

@@ -20,9 +20,11 @@ class RMSprop(Optimizer):
     slides suggest 0.9; PyTorch's default, kept here, is 0.99).  Options, as in
     ``torch.optim.RMSprop`` whose numbers this equals:
 
-    * ``centered=True`` (Graves 2013) divides by an estimate of the standard
-      deviation instead: :math:`\bar g_t = \alpha \bar g_{t-1} + (1-\alpha) g_t`,
-      denominator :math:`\sqrt{v_t - \bar g_t^2} + \epsilon`;
+    * ``centered=True`` (the centring of Graves 2013) divides by an estimate of the
+      standard deviation instead: :math:`\bar g_t = \alpha \bar g_{t-1} + (1-\alpha)
+      g_t`, denominator :math:`\sqrt{v_t - \bar g_t^2} + \epsilon`, PyTorch's form;
+      Graves (eq. 40) puts :math:`\epsilon` inside the root,
+      :math:`\sqrt{v_t - \bar g_t^2 + \epsilon}`;
     * ``momentum`` :math:`\mu > 0` keeps a buffer of scaled steps:
       :math:`b_t = \mu b_{t-1} + g_t / (\sqrt{v_t} + \epsilon)`,
       :math:`\theta_t = \theta_{t-1} - \eta\, b_t`.
