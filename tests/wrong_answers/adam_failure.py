@@ -59,6 +59,31 @@ def amsgrad_forgets_theta0(grads, lr, beta1, beta2, eps):
     return amsgrad_without_maximum(grads, lr, beta1, beta2, eps)[1:]
 
 
+def _momentum_drift(C, beta1, beta2, m1, step):
+    a = (1 - beta2) * (C**2 + beta2 + beta2**2) / (1 - beta2**3)
+    m = m1
+    drift = -m / math.sqrt(a)
+    for _ in range(2):
+        a = beta2 * a + (1 - beta2)
+        m = step(m)
+        drift = drift - m / math.sqrt(a)
+    return drift
+
+
+def momentum_drift_without_momentum(C, beta1, beta2):
+    return _momentum_drift(C, beta1, beta2, C, lambda m: -1.0)     # m_t = g_t
+
+
+def momentum_drift_without_one_minus_beta1(C, beta1, beta2):
+    m1 = (C - beta1 - beta1**2) / (1 - beta1**3)
+    return _momentum_drift(C, beta1, beta2, m1, lambda m: beta1 * m - 1)
+
+
+def momentum_drift_m_like_v(C, beta1, beta2):
+    m1 = (1 - beta1) * (C + beta1 + beta1**2) / (1 - beta1**3)   # signs copied from v
+    return _momentum_drift(C, beta1, beta2, m1, lambda m: beta1 * m - (1 - beta1))
+
+
 WRONG = {
     "ex-adam_failure-drift": [(drift_without_one_minus_beta2, "expected"),
                               (drift_uses_the_average_v, "β2 = 0.1"),
@@ -66,4 +91,7 @@ WRONG = {
     "ex-adam_failure-amsgrad": [(amsgrad_pytorch_max, "gradients 3, -1, -1"),
                                 (amsgrad_without_maximum, "differs at index"),
                                 (amsgrad_forgets_theta0, "expected shape")],
+    "ex-adam_failure-momentum": [(momentum_drift_without_momentum, "β1 = 0.9"),
+                                 (momentum_drift_without_one_minus_beta1, "β1 = 0.9"),
+                                 (momentum_drift_m_like_v, "β1 = 0.9")],
 }

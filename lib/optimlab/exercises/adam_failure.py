@@ -82,3 +82,46 @@ register(Exercise(
          "θ ← θ - lr·m̂/(√v̂_max + eps) "
          "with m̂ = m / (1 - β1^t). Return θ_0 = 0, …, θ_T stacked.",
 ))
+
+
+def adam_momentum_drift(C, beta1, beta2):
+    """Reference: Adam's steady-state displacement per period of (af-cyclic), in units
+    of η, with momentum β1 (no bias correction, no ε).
+
+    Both moments settle into a period of three values: a_1, m_1 just after the large
+    gradient C, then a_j = β2 a_(j-1) + (1-β2) and m_j = β1 m_(j-1) - (1-β1).  Going
+    once around the period gives a_1 = (1-β2)(C² + β2 + β2²)/(1-β2³) and
+    m_1 = (1-β1)(C - β1 - β1²)/(1-β1³).  One period moves θ by -η Σ_j m_j/√a_j.
+    """
+    a = (1 - beta2) * (C**2 + beta2 + beta2**2) / (1 - beta2**3)
+    m = (1 - beta1) * (C - beta1 - beta1**2) / (1 - beta1**3)
+    drift = -m / math.sqrt(a)
+    for _ in range(2):
+        a = beta2 * a + (1 - beta2)
+        m = beta1 * m - (1 - beta1)
+        drift = drift - m / math.sqrt(a)
+    return drift
+
+
+def _momentum(C, beta1, beta2, note=""):
+    return Case(f"C = {C:g}, β1 = {beta1}, β2 = {beta2}{note}", (C, beta1, beta2))
+
+
+register(Exercise(
+    label="ex-adam_failure-momentum",
+    function_name="adam_momentum_drift",
+    reference=adam_momentum_drift,
+    cases=(
+        _momentum(3.0, 0.0, 0.1, " (β1 = 0: the chapter's (af-drift))"),
+        _momentum(3.0, 0.9, 0.1),
+        _momentum(3.0, 0.3, 0.1),
+        _momentum(3.0, 0.5, 0.3),
+        _momentum(10.0, 0.9, 0.05),
+        _momentum(5.0, 0.99, 0.5),
+        _momentum(100.0, 0.7, 0.001),
+    ),
+    hint="m settles like v: going once around the period from m_1 (just after C) gives "
+         "m_1 = β1³·m_1 + (1-β1)(C − β1 − β1²), so m_1 = (1-β1)(C − β1 − β1²)/(1-β1³); "
+         "then m_j = β1·m_(j-1) − (1-β1), and a_j as in (af-drift). The displacement "
+         "is −(m_1/√a_1 + m_2/√a_2 + m_3/√a_3).",
+))

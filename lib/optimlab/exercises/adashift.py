@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .checking import Case, Exercise, float64, register
@@ -51,4 +53,46 @@ register(Exercise(
          "gradients left in the queue with weights β1^0 (newest) … β1^(n-1) (oldest) "
          "divided by their sum for m; then θ ← θ − lr·m/(√(v/(1-β2^t)) + eps), where t "
          "counts the updates (not the calls).",
+))
+
+
+def adashift_drift(C, beta2, period, n):
+    """Reference: AdaShift's (β1 = 0, φ = identity) steady-state displacement per period
+    on the cyclic problem (C once, then period − 1 times −1), in units of η.
+
+    Adam's steady-state v after the gradient of phase j (phase 0: the large one) is
+    a_0 = (1-β2)(C² + β2 + … + β2^(period-1)) / (1-β2^period) and
+    a_j = β2 a_(j-1) + (1-β2).  AdaShift's v_t receives g_(t-n) instead of g_t, so in
+    the steady state the gradient of phase j is divided by √a_((j-n) mod period).
+    """
+    geometric = sum(beta2**j for j in range(1, period))
+    a0 = (1 - beta2) * (C**2 + geometric) / (1 - beta2**period)
+    a = [beta2**j * a0 + 1 - beta2**j for j in range(period)]  # a_j, unrolled
+    g = [C if j == 0 else -1.0 for j in range(period)]
+    return -sum(g[j] / math.sqrt(a[(j - n) % period]) for j in range(period))
+
+
+def _drift(C, beta2, period, n, note=""):
+    return Case(f"C = {C:g}, β2 = {beta2}, period = {period}, n = {n}{note}",
+                (C, beta2, period, n))
+
+
+register(Exercise(
+    label="ex-adashift-drift",
+    function_name="adashift_drift",
+    reference=adashift_drift,
+    cases=(
+        _drift(3.0, 0.1, 3, 1),
+        _drift(3.0, 0.1, 3, 2),
+        _drift(3.0, 0.1, 3, 3, " (the period divides n)"),
+        _drift(3.0, 0.5, 3, 30),
+        _drift(8.0, 0.5, 5, 7, " (n larger than the period)"),
+        _drift(30.0, 0.9, 20, 1),
+        _drift(10.0, 0.99, 4, 2),
+    ),
+    hint="AdaShift's v_t is Adam's v after g_(t-n), so in the steady state the "
+         "gradient of phase j (phase 0 is C) is divided by √a_((j − n) mod period), "
+         "where a_0 = (1-β2)(C² + β2 + … + β2^(period-1))/(1-β2^period) is v right "
+         "after C and a_j = β2·a_(j-1) + (1-β2). The displacement is "
+         "−Σ_j g_j/√a_((j − n) mod period).",
 ))

@@ -31,3 +31,36 @@ register(Exercise(
          "where s = x.std(0) is the SAMPLE standard deviation (divide by n - 1) and T975 "
          "is indexed by the degrees of freedom n - 1.",
 ))
+
+
+def seeds_needed(s, half_width):
+    """Reference: the smallest number of seeds n ≥ 2 whose 95% interval (mnist-ci) has a
+    half-width t_{0.975, n-1} · s / √n of at most ``half_width``, if the sample standard
+    deviation stays s (the cases need at most 11 seeds, the end of T975)."""
+    for n in range(2, max(T975) + 2):
+        if T975[n - 1] * s / math.sqrt(n) <= half_width:
+            return n
+    raise ValueError("more than 11 seeds needed")
+
+
+def _seeds(s, half_width, note=""):
+    return Case(f"s = {s}, half_width = {half_width}{note}", (s, half_width))
+
+
+register(Exercise(
+    label="ex-mnist-seeds",
+    function_name="seeds_needed",
+    reference=seeds_needed,
+    cases=(
+        _seeds(0.4, 0.8),
+        _seeds(0.1, 0.13),
+        _seeds(0.05, 0.05),
+        _seeds(0.2, 0.6),
+        _seeds(1.0, 10.0, " (two seeds suffice)"),
+        _seeds(0.3, 0.24),
+        _seeds(2.0, 1.36, " (eleven seeds)"),
+    ),
+    hint="try n = 2, 3, … and return the first n with T975[n - 1] · s / √n ≤ half_width: "
+         "the quantile has n − 1 degrees of freedom, not n, and shrinks too as n grows; "
+         "it is not the normal 1.96.",
+))
