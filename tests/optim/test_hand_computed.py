@@ -217,6 +217,35 @@ def test_adopt(clip):
     assert actual[1] == pytest.approx(THETA0 - lr * (1 - beta1) * (-1 if clip else -2))
 
 
+@pytest.mark.parametrize("clip", [True, False])
+def test_adopt_paper_initialisation_starts_the_momentum_at_the_first_gradient(clip):
+    # Algorithm 1 of the paper: m_1 = g̃_1, then the EMA (initial_momentum="first")
+    lr, beta1, beta2, eps = 0.1, 0.9, 0.5, 1e-6
+    theta, m, v, expected = THETA0, None, G[0] ** 2, [THETA0]
+    for t, g in enumerate(G[1:], start=1):
+        normalised = g / max(math.sqrt(v), eps)           # g̃_t
+        if clip:
+            normalised = min(max(normalised, -t**0.25), t**0.25)
+        m = normalised if m is None else beta1 * m + (1 - beta1) * normalised
+        theta -= lr * m                                   # θ_1 = θ_0 - η g̃_1
+        v = beta2 * v + (1 - beta2) * g * g
+        expected.append(theta)
+    clip_lambda = ours.adopt.clip_quarter_power if clip else None
+    for compiled in (False, True):
+        actual = trajectory(lambda p: ours.ADOPT(
+            p, lr=lr, betas=(beta1, beta2), clip_lambda=clip_lambda,
+            initial_momentum="first", compiled=compiled))
+        assert_path(actual, expected)
+    default = trajectory(lambda p: ours.ADOPT(p, lr=lr, betas=(beta1, beta2),
+                                              clip_lambda=clip_lambda))
+    assert default[1] == pytest.approx(THETA0 - (1 - beta1) * (THETA0 - expected[1]))
+
+
+def test_adopt_initial_momentum_is_checked():
+    with pytest.raises(ValueError, match="initial_momentum must be one of"):
+        ours.ADOPT([torch.zeros(1, requires_grad=True)], initial_momentum="paper")
+
+
 @pytest.mark.parametrize("bias_correction", [True, False])
 def test_adashift(bias_correction):
     lr, beta1, beta2, eps, n = 0.1, 0.9, 0.999, 1e-10, 2

@@ -1,4 +1,6 @@
-"""Wrong answers to the ADOPT chapter's exercise."""
+"""Wrong answers to the ADOPT chapter's exercises."""
+
+import math
 
 import torch
 
@@ -45,8 +47,32 @@ def adopt_clips_one_step_late(grads, lr, beta1, beta2, eps=1e-6, clip=True):
     return torch.stack(steps)
 
 
+def first_step_of_rough_model(k, p=0.25):
+    """Uses the chapter's rough threshold k − 1 (v ≈ k²) instead of the exact one."""
+    return math.floor((k - 1) ** (1 / p)) + 1
+
+
+def last_wrong_step(k, p=0.25):
+    """Returns the last step with E[ĝ_t] < 0, one before the first right one."""
+    return math.floor((k - 1 - 1 / (k * (k - 1))) ** (1 / p))
+
+
+def fourth_power_always(k, p=0.25):
+    """Raises the threshold to the 4th power whatever the exponent p of the clip."""
+    return math.floor((k - 1 - 1 / (k * (k - 1))) ** 4) + 1
+
+
+def forgets_the_rare_pair(k, p=0.25):
+    """Leaves out ĝ_t = 1 (two rare gradients in a row, probability 1/k²)."""
+    return math.floor((k - 1 + 1 / k) ** (1 / p)) + 1
+
+
 WRONG = {
     "ex-adopt-updates": [(adopt_without_shift, "toy draws"),
                          (adopt_momentum_first, "toy draws"),
                          (adopt_clips_one_step_late, "clip=True, β = (0.5, 0.9)")],
+    "ex-adopt-clip-exit": [(first_step_of_rough_model, "k = 10, c_t = t^(1/4)"),
+                           (last_wrong_step, "k = 10, c_t = t^(1/4)"),
+                           (fourth_power_always, "k = 4, c_t = t^(1/2)"),
+                           (forgets_the_rare_pair, "k = 10, c_t = t^(1/4)")],
 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .checking import Case, Exercise, float64, register
@@ -44,4 +46,40 @@ register(Exercise(
     hint="v_0 = g_0²; at step t divide g_t by max(√v_{t-1}, ε) BEFORE updating v, clip "
          "at ±t^(1/4) (t = 1 for the first update), average into m, return lr·m, and "
          "only then update v with g_t.",
+))
+
+
+def first_right_step(k, p=0.25):
+    """Reference: the first step t ≥ 1 at which the clipped ADOPT step points the
+    right way on average on the toy problem (toy-f), with β2 → 0, β1 = 0, c_t = t^p.
+
+    With v_(t-1) = g_(t-1)² the normalised gradient takes the values 1, k, −1/k, −1
+    with probabilities 1/k², (1 − 1/k)/k, (1 − 1/k)/k, (1 − 1/k)²; c_t ≥ 1 clips only
+    k, to min(k, c_t), and E[ĝ_t] > 0 exactly when
+    min(k, c_t) > b = k − 1 − 1/(k(k − 1)), which is below k: when t > b^(1/p).
+    """
+    b = k - 1 - 1 / (k * (k - 1))
+    return math.floor(b ** (1 / p)) + 1
+
+
+def _exit(k, p, power, note=""):
+    return Case(f"k = {k}, c_t = t^({power}){note}", (k, p))
+
+
+register(Exercise(
+    label="ex-adopt-clip-exit",
+    function_name="first_right_step",
+    reference=first_right_step,
+    cases=(
+        _exit(10, 0.25, "1/4", " (the k = 10 runs)"),
+        _exit(50, 0.25, "1/4", " (the k = 50 runs)"),
+        _exit(4, 0.5, "1/2"),
+        _exit(7, 1 / 3, "1/3"),
+        _exit(3, 0.25, "1/4"),
+    ),
+    hint="with v_(t-1) = g_(t-1)², ĝ_t takes the values 1, k, −1/k, −1 with "
+         "probabilities 1/k², (1 − 1/k)/k, (1 − 1/k)/k, (1 − 1/k)²; c_t = t^p ≥ 1 "
+         "clips only the value k, to min(k, c_t). Solve E[ĝ_t] > 0 for min(k, c_t) "
+         "exactly (the threshold is a little below k − 1) and return the first "
+         "whole t with t^p above it, not the last one below it.",
 ))

@@ -15,6 +15,10 @@ from .tensorlist import TensorList
 from .transforms import ema_, ema_of_squares_, l2_gradient
 
 
+#: ``initial_momentum``: m_0 = 0 with the EMA from the first update, or m_1 = g̃_1.
+INITIAL_MOMENTA = ("zero", "first")
+
+
 def clip_quarter_power(step: int) -> float:
     r"""The clipping bound :math:`c_t = t^{1/4}` of ADOPT's Algorithm 2."""
     return step**0.25
@@ -44,6 +48,13 @@ class ADOPT(Optimizer):
     correction, and :math:`\epsilon` bounds :math:`\sqrt{v}` from below
     instead of being added to it.
 
+    ``initial_momentum``: ``"zero"`` (default) starts from :math:`m_0 = 0` as
+    above, as ``torch-adopt`` and the paper's clipped Algorithm 2 do;
+    ``"first"`` sets :math:`m_1 = \tilde g_1`, the first normalised (and
+    clipped) gradient, as the paper's Algorithm 1 does (and the authors' first
+    release, at its second call), so that :math:`m` is not pulled towards 0
+    in its first :math:`1/(1-\beta_1)` updates.
+
     ``weight_decay`` :math:`\lambda` is added to the gradient (also to
     :math:`g_0`), or with ``decouple=True`` applied as
     :math:`\theta \leftarrow (1 - \eta\lambda)\theta` before each update.
@@ -68,17 +79,19 @@ class ADOPT(Optimizer):
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.9999), eps: float = 1e-6,
                  clip_lambda: Callable[[int], float] | None = clip_quarter_power,
                  weight_decay: float = 0.0, decouple: bool = False, *,
-                 foreach: bool | None = None, compiled: bool | None = None):
+                 initial_momentum: str = "zero", foreach: bool | None = None,
+                 compiled: bool | None = None):
         if clip_lambda is not None and not callable(clip_lambda):
             raise TypeError(f"ADOPT: clip_lambda must be callable or None, got {clip_lambda!r}")
         self.clip_lambda = clip_lambda
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                        decouple=decouple)
+                        decouple=decouple, initial_momentum=initial_momentum)
         super().__init__(params, defaults, foreach, compiled)
 
     def check(self, group):
         check.common(group)
         check.flag("decouple", group["decouple"])
+        check.one_of("initial_momentum", _initial_momentum(group), INITIAL_MOMENTA)
 
     def init_state(self, p, group):
         return {"step": 0, "m": torch.zeros_like(p), "v": torch.zeros_like(p)}
@@ -111,13 +124,17 @@ class ADOPT(Optimizer):
         if self.clip_lambda is not None:
             c = self.clip_lambda(t)                             # c_t = t^(1/4)
             normalised.clamp_(-c, c)                            # clip(·, c_t)
-        ema_(m, normalised, beta1)                              # m_t = β1 m_{t-1} + (1-β1) g̃_t
+        if t == 1 and _initial_momentum(group) == "first":
+            m.copy_(normalised)                                 # m_1 = g̃_1 (Algorithm 1)
+        else:
+            ema_(m, normalised, beta1)                          # m_t = β1 m_{t-1} + (1-β1) g̃_t
         p.add_(m, alpha=-lr)                                    # θ_t = θ_{t-1} - η m_t
         ema_of_squares_(v, g, beta2)                            # v_t = β2 v_{t-1} + (1-β2) g_t²
 
     def kernel_call(self, p, g, state, group):
         t = state["step"] - 1
-        if t == 0 or _squares_underflow(group["eps"], p):      # eager: see update
+        first = t == 1 and _initial_momentum(group) == "first"
+        if t == 0 or first or _squares_underflow(group["eps"], p):  # eager: see update
             return None
         clipped = self.clip_lambda is not None
         return adopt_kernel, dict(
@@ -125,6 +142,11 @@ class ADOPT(Optimizer):
             beta2=group["betas"][1], eps=group["eps"],
             clip=float(self.clip_lambda(t)) if clipped else 0.0, clipped=clipped,
             **weight_decay_arguments(group["weight_decay"], group["decouple"]))
+
+
+def _initial_momentum(group) -> str:
+    """The group's ``initial_momentum`` ("zero" in state dicts saved before it)."""
+    return group.get("initial_momentum", "zero")
 
 
 def _squares_underflow(eps: float, p) -> bool:
