@@ -12,7 +12,7 @@ SPATIAL_FUNCTIONS = ("max", None)
 
 
 class AdaShift(Optimizer):
-    r"""AdaShift (Zhou et al., ICLR 2019), Algorithm 3 of the paper.
+    r"""AdaShift (Zhou et al., ICLR 2019): shift, window and spatial function.
 
     The first ``keep_num`` :math:`= n` calls only fill a queue with the
     gradients :math:`g_{-n+1}, \dots, g_0` and leave :math:`\theta` unchanged.
@@ -30,7 +30,7 @@ class AdaShift(Optimizer):
     maximum of :math:`g_{t-n}^2` over each parameter tensor, giving one
     adaptive scalar per tensor; ``phi=None`` keeps it per coordinate.
 
-    Two additions to Algorithm 3, which has neither: :math:`\epsilon` (default
+    Two additions to the paper's algorithm, which has neither: :math:`\epsilon` (default
     :math:`10^{-10}`) and, with ``bias_correction=True`` (default), Adam's
     :math:`\hat v_t = v_t / (1 - \beta_2^t)`; without it the first steps are
     :math:`1/\sqrt{1 - \beta_2}` times too large.  ``weight_decay`` adds
