@@ -151,3 +151,18 @@ def test_colab_button_opens_this_chapters_notebook(browser, server):
     expected = (f"https://colab.research.google.com/github/{github}"
                 f"/blob/main/book/gradient_descent.ipynb")
     assert links and set(links) == {expected}
+
+
+def test_equation_numbers_of_the_tools_are_those_the_pages_show(built_book):
+    """tools/equations.py numbers equations from the sources; the HTML is the truth."""
+    import re
+
+    from equations import equation_numbers
+
+    shown = {}
+    for page in (built_book / "book").glob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        shown.update(re.findall(r'id="equation-([^"]+)">\s*<span class="eqno">(\(\d+\.\d+\))',
+                                html))
+    computed = equation_numbers()
+    assert shown and computed == shown

@@ -2,6 +2,7 @@
 
     python tools/notebooks.py setup-cells        # rewrite every chapter's setup cell
     python tools/notebooks.py execute [NAMES...]  # re-run chapters, store fresh outputs
+    python tools/notebooks.py equations          # code names equations by number
 
 The setup cell is generated from the repository URL in ``_config.yml`` (the one
 place it is written).  ``execute`` runs each notebook top to bottom in a fresh
@@ -114,7 +115,17 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("setup-cells", help="rewrite the setup cell of every chapter")
     run = commands.add_parser("execute", help="execute chapters and store their outputs")
     run.add_argument("names", nargs="*", help="notebook names (default: all)")
+    commands.add_parser("equations", help="write equation numbers into the chapters' "
+                                          "code (see tools/equations.py)")
     args = parser.parse_args(argv)
+
+    if args.command == "equations":
+        from equations import renumber
+
+        for path in renumber(chapter_notebooks()):
+            print(f"renumbered {path.relative_to(ROOT)} (re-execute it if a printed "
+                  f"line names an equation)")
+        return 0
 
     if args.command == "setup-cells":
         for path in chapter_notebooks():
