@@ -16,8 +16,19 @@ export OPTIMLAB_DATA
 	experiments-mnist experiments-cifar10 experiments-cifar10-cpu experiments-smoke \
 	audit benchmark-training
 
-book: $(STAMP)
-	$(BIN)/python tools/build_book.py
+# The book needs only its renderer: a light venv of its own (no torch, no optimlab).
+BOOK_VENV := .venv-book
+BOOK_STAMP := $(BOOK_VENV)/.installed
+
+book: $(BOOK_STAMP)
+	@$(BOOK_VENV)/bin/python tools/build_book.py
+
+$(BOOK_STAMP): requirements-book.txt constraints.txt
+	@test -x $(BOOK_VENV)/bin/python || $(PYTHON) -m venv $(BOOK_VENV)
+	@echo "installing the book's renderer into $(BOOK_VENV)/ (first time only)"
+	@$(BOOK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+		-c constraints.txt -r requirements-book.txt
+	@touch $@
 
 test: $(STAMP) data browser
 	$(BIN)/python -m pytest

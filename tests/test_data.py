@@ -53,9 +53,10 @@ needs_offline_copy = pytest.mark.skipif(not SHARED.is_dir(), reason="no ../share
 def test_prepare_copies_only_what_is_missing_and_never_writes_the_source(tmp_path):
     before = sorted((p.name, p.stat().st_mtime_ns) for p in SHARED.rglob("*") if p.is_file())
     copied = data.prepare_data_root(SHARED, tmp_path).copied
-    assert {p.name for p in copied} == set(data.MNIST_FILES) | set(data.CIFAR10_NPZ_FILES)
+    assert {p.name for p in copied} == (set(data.MNIST_FILES) | set(data.CIFAR10_NPZ_FILES)
+                                        | set(data.TINYSHAKESPEARE_FILES))
     again = data.prepare_data_root(SHARED, tmp_path)  # second run: nothing to do
-    assert again.copied == [] and len(again.present) == 6
+    assert again.copied == [] and len(again.present) == len(copied)
     (tmp_path / "MNIST" / "raw" / "t10k-labels-idx1-ubyte.gz").write_bytes(b"corrupt")
     repaired = data.prepare_data_root(SHARED, tmp_path)
     assert [p.name for p in repaired.copied] == ["t10k-labels-idx1-ubyte.gz"]

@@ -27,9 +27,10 @@ from optimlab import data, datafiles
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 FILES = [("MNIST/raw", name) for name in data.MNIST_FILES]
 FILES += [("cifar10-npz", name) for name in data.CIFAR10_NPZ_FILES]
+FILES += [("tinyshakespeare", name) for name in data.TINYSHAKESPEARE_FILES]
 
 
-# --- prepare, with small stand-ins for the six offline files ----------------------------
+# --- prepare, with small stand-ins for the offline files ----------------------------
 
 @pytest.fixture
 def stand_ins(monkeypatch):
@@ -39,6 +40,8 @@ def stand_ins(monkeypatch):
     md5 = {name: hashlib.md5(body).hexdigest() for (_, name), body in contents.items()}
     monkeypatch.setattr(data, "MNIST_FILES", {n: md5[n] for n in data.MNIST_FILES})
     monkeypatch.setattr(data, "CIFAR10_NPZ_FILES", {n: md5[n] for n in data.CIFAR10_NPZ_FILES})
+    monkeypatch.setattr(data, "TINYSHAKESPEARE_FILES",
+                        {n: md5[n] for n in data.TINYSHAKESPEARE_FILES})
     return contents
 
 
@@ -65,11 +68,11 @@ def test_complete_source_is_copied_then_found_in_place(stand_ins, tmp_path, caps
     source = write_files(tmp_path / "source", stand_ins)
     arguments = ["prepare", "--source", str(source), "--root", str(tmp_path / "root")]
     assert data.main(arguments) == 0
-    assert "6 file(s) copied, 0 already there, 0 missing" in capsys.readouterr().out
+    assert f"{len(FILES)} file(s) copied, 0 already there, 0 missing" in capsys.readouterr().out
     for (sub, name), body in stand_ins.items():
         assert (tmp_path / "root" / sub / name).read_bytes() == body
     assert data.main(arguments) == 0
-    assert "0 file(s) copied, 6 already there" in capsys.readouterr().out
+    assert f"0 file(s) copied, {len(FILES)} already there" in capsys.readouterr().out
     assert leftovers(tmp_path / "root") == []
 
 
@@ -107,10 +110,11 @@ def test_every_missing_file_is_named_and_the_others_are_copied(stand_ins, tmp_pa
 
 
 def test_what_is_already_there_completes_a_partial_source(stand_ins, tmp_path):
-    root = write_files(tmp_path / "root", stand_ins, only=["train.npz", "test.npz"])
+    there = ["train.npz", "test.npz", *data.TINYSHAKESPEARE_FILES]
+    root = write_files(tmp_path / "root", stand_ins, only=there)
     source = write_files(tmp_path / "source", stand_ins, only=list(data.MNIST_FILES))
     report = data.prepare_data_root(source, root)
-    assert sorted(p.name for p in report.present) == ["test.npz", "train.npz"]
+    assert sorted(p.name for p in report.present) == sorted(there)
     assert sorted(p.name for p in report.copied) == sorted(data.MNIST_FILES)
 
 
@@ -121,7 +125,7 @@ def test_a_source_file_with_a_wrong_md5_is_never_put_in_place(stand_ins, tmp_pat
     message, report = prepare_fails(source, tmp_path / "root")
     assert f"{bad} has the wrong md5" in message
     assert not (tmp_path / "root" / "cifar10-npz" / "train.npz").exists()
-    assert len(report.copied) == 5 and leftovers(tmp_path / "root") == []
+    assert len(report.copied) == len(FILES) - 1 and leftovers(tmp_path / "root") == []
 
 
 @pytest.mark.parametrize("damage", [b"", b"corrupt", None])
@@ -132,7 +136,7 @@ def test_a_damaged_copy_in_the_root_is_reported_and_replaced(stand_ins, tmp_path
     good = target.read_bytes()
     target.write_bytes(good[:-1] if damage is None else damage)
     report = data.prepare_data_root(source, root)
-    assert report.copied == [target] and len(report.present) == 5
+    assert report.copied == [target] and len(report.present) == len(FILES) - 1
     assert len(report.replaced) == 1 and f"{target} has the wrong md5" in report.replaced[0]
     assert target.read_bytes() == good
     assert "replaced, the copy there being damaged" in report.summary()
@@ -153,7 +157,7 @@ def test_a_folder_in_place_of_a_destination_file_is_named(stand_ins, tmp_path):
     (tmp_path / "root" / "cifar10-npz" / "test.npz").mkdir(parents=True)
     message, report = prepare_fails(source, tmp_path / "root")
     assert f"{tmp_path / 'root' / 'cifar10-npz' / 'test.npz'} must be a file" in message
-    assert len(report.copied) == 5
+    assert len(report.copied) == len(FILES) - 1
 
 
 def test_a_folder_in_place_of_a_source_file_is_named(stand_ins, tmp_path):
@@ -170,7 +174,7 @@ def test_an_unreadable_source_file_is_named(stand_ins, tmp_path, monkeypatch):
     refuse_to_open(monkeypatch, datafiles, locked)
     message, report = prepare_fails(source, tmp_path / "root")
     assert f"{locked} cannot be read: Permission denied" in message
-    assert len(report.copied) == 5
+    assert len(report.copied) == len(FILES) - 1
 
 
 @pytest.mark.parametrize("in_the_way", ["", "MNIST", "MNIST/raw", "cifar10-npz"])
@@ -193,7 +197,7 @@ def test_a_destination_without_write_permission_is_named(stand_ins, tmp_path, mo
 
     monkeypatch.setattr(datafiles.tempfile, "mkstemp", read_only)
     message, report = prepare_fails(source, tmp_path / "root")
-    assert report.copied == [] and len(report.failed) == 6
+    assert report.copied == [] and len(report.failed) == len(FILES)
     assert f"cannot write into {tmp_path / 'root' / 'cifar10-npz'}: Permission denied" \
         in message
 
@@ -247,7 +251,7 @@ def test_each_copy_goes_through_its_own_temporary_name_beside_the_target(stand_i
     monkeypatch.setattr(datafiles.os, "replace",
                         lambda a, b: (renames.append((Path(a), Path(b))), real_replace(a, b)))
     data.prepare_data_root(source, tmp_path / "root")
-    assert len(renames) == 6 and len({temporary for temporary, _ in renames}) == 6
+    assert len(renames) == len({temporary for temporary, _ in renames}) == len(FILES)
     for temporary, target in renames:
         assert temporary.parent == target.parent and temporary.name != target.name
 
@@ -258,7 +262,7 @@ def test_make_data_command_succeeds_on_the_complete_offline_copy(tmp_path):
     command = [sys.executable, "-m", "optimlab.data", "prepare", "--source", str(SHARED)]
     result = subprocess.run(command, env=environment, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert "6 file(s) copied, 0 already there, 0 missing" in result.stdout
+    assert f"{len(FILES)} file(s) copied, 0 already there, 0 missing" in result.stdout
     assert leftovers(tmp_path / "root") == []
 
 

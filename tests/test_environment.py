@@ -155,3 +155,22 @@ def test_make_test_minimum_uses_its_own_venv_and_the_minimum_pins():
     venv = makefile.split("MINIMUM_VENV := ")[1].split()[0]
     assert venv != ".venv" and f"{venv}/" in (ROOT / ".gitignore").read_text().split()
     assert "-c constraints-minimum.txt" in recipe and "$(MINIMUM_VENV)/bin/python" in recipe
+
+
+def book_renderer_requirements() -> set[str]:
+    lines = (ROOT / "requirements-book.txt").read_text().splitlines()
+    return {canonicalize_name(line.split("#")[0].strip()) for line in lines
+            if line.split("#")[0].strip()}
+
+
+def test_make_book_installs_the_book_extra_without_the_kernel_and_nothing_heavy():
+    """`make book` renders stored outputs: the book extra minus ipykernel, no torch."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extra = {canonicalize_name(Requirement(line).name)
+             for line in project["optional-dependencies"]["book"]}
+    renderer = book_renderer_requirements()
+    assert renderer == extra - {"ipykernel"}
+    assert not renderer & {"torch", "torchvision", "optimlab", "pytest"}
+    assert all(name in constraints() for name in renderer), "pin them in constraints.txt"
+    makefile = (ROOT / "Makefile").read_text()
+    assert "-c constraints.txt -r requirements-book.txt" in makefile

@@ -153,11 +153,12 @@ def test_figure_text_is_readable_and_panels_at_most_two_across(path):
         for match in re.finditer(r"fontsize\s*=\s*(\d+(?:\.\d+)?)", cell.source):
             if float(match.group(1)) < 9:
                 problems.append(f"cell {number}: {match.group(0)}")
-        for match in re.finditer(r"subplots\(\s*(\d+)\s*,\s*(\d+)|ncols\s*=\s*(\d+)",
-                                 cell.source):
-            columns = int(match.group(2) or match.group(3))
+        figures = r"(?:subplots|book_figure)\("
+        for match in re.finditer(figures + r"\s*\d+\s*,\s*(\d+)|" + figures +
+                                 r"[^\n]*?\bncols\s*=\s*(\d+)", cell.source):
+            columns = int(match.group(1) or match.group(2))
             if columns > 2:
-                problems.append(f"cell {number}: {match.group(0)} (stack panels in rows)")
+                problems.append(f"cell {number}: {columns} columns (stack panels in rows)")
     assert not problems, "\n".join(problems)
 
 

@@ -27,6 +27,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 LABELLED = re.compile(r"\$\$\s*\(([A-Za-z0-9_-]+)\)")   # $$ ... $$ (label)
 METADATA_KEY = "equations"
+# "(label)" not right after a name, a dot or a bracket: `# (adam-hat)` and
+# "(af-drift)" in a string are references, `torch.ones(window)` is a call.
+REFERENCE = re.compile(r"(?<![\w.\])\]])\(([A-Za-z0-9_-]+)\)")
 
 
 def numbered_chapters() -> list[str]:
@@ -65,8 +68,7 @@ def equation_numbers() -> dict[str, str]:
 
 def hidden_labels(source: str, numbers: dict[str, str]) -> list[str]:
     """The ``(label)`` references in code that the reader cannot find on the page."""
-    return [label for label in re.findall(r"\(([A-Za-z0-9_-]+)\)", source)
-            if label in numbers]
+    return [label for label in REFERENCE.findall(source) if label in numbers]
 
 
 FENCED = re.compile(r"^(```(?!`)[^\n]*\n)(.*?)^(```)(?!`)", re.S | re.M)  # in markdown

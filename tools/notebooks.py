@@ -30,7 +30,8 @@ SETUP_TEMPLATE = '''\
 import sys
 
 if "google.colab" in sys.modules:
-    %pip install --quiet "optimlab @ git+{url}"'''
+    repository = "{url}"
+    %pip install --quiet "optimlab @ git+{{repository}}"'''
 
 
 def repository_url() -> str:

@@ -79,6 +79,10 @@ CIFAR10_CLASSES = (
 )
 
 
+# the character-level corpus of optimlab.text, as in karpathy/char-rnn
+TINYSHAKESPEARE_FILES = {"input.txt": "6fb458f1232090904fb40fe944165e91"}
+
+
 class DatasetNotFoundError(FileNotFoundError):
     """A data set is neither in the data root nor downloadable."""
 
@@ -343,6 +347,7 @@ def prepare_data_root(source: str | os.PathLike,
         raise ValueError(f"the data root {root} must not be the source folder itself")
     wanted = [("MNIST/raw", name, md5) for name, md5 in MNIST_FILES.items()]
     wanted += [("cifar10-npz", name, md5) for name, md5 in CIFAR10_NPZ_FILES.items()]
+    wanted += [("tinyshakespeare", name, md5) for name, md5 in TINYSHAKESPEARE_FILES.items()]
     report = PrepareReport(source, root)
     for folder, name, md5 in wanted:
         origin, target = source / folder / name, root / folder / name
@@ -376,7 +381,8 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Manage optimlab's data root.")
     commands = parser.add_subparsers(dest="command", required=True)
     prepare = commands.add_parser("prepare", help="copy offline data sets into the data root")
-    prepare.add_argument("--source", required=True, help="folder with MNIST/ and cifar10-npz/")
+    prepare.add_argument("--source", required=True,
+                         help="folder with MNIST/, cifar10-npz/ and tinyshakespeare/")
     prepare.add_argument("--root", default=None, help=f"data root (default: ${ENV_VAR})")
     commands.add_parser("where", help="print the data root")
     args = parser.parse_args(argv)

@@ -44,7 +44,6 @@ from .time_limit import Outcome, call_with_time_limit
 PASS, FAIL = "✔", "✘"
 DEFAULT_TIME_LIMIT = 10.0  # seconds per call; the references take milliseconds
 HINT_WIDTH = 85            # the book's pages cut wider lines
-STUB_WIDTH = 88            # the stub message keeps the layout the chapters store
 MAX_TEXT = 200             # characters of an error message or a repr in a hint
 
 
@@ -320,7 +319,7 @@ def _failure(exercise: Exercise, case: Case, outcome: Outcome, expected: Any):
     if isinstance(outcome.error, NotImplementedError):
         return CheckResult(False, f"{FAIL} Not done yet: `{name}` still raises "
                                   f"NotImplementedError. Replace that line with your "
-                                  f"code and run both cells again.", width=STUB_WIDTH)
+                                  f"code and run both cells again.")
     if isinstance(outcome.error, SystemExit):
         return CheckResult(False, f"{FAIL} `{name}` called exit() or sys.exit() {on}; "
                                   f"return the result instead.")

@@ -1,0 +1,125 @@
+"""Tiny Shakespeare (optimlab.text) and the character-level GPT (optimlab.transformer)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import pytest
+import torch
+
+from optimlab import text
+from optimlab.datafiles import DataFileError
+from optimlab.transformer import CharGPT, char_gpt
+
+
+@pytest.fixture(scope="module")
+def splits():
+    return text.shakespeare_splits()
+
+
+def test_the_corpus_is_the_char_rnn_file(splits):
+    corpus = text.load_shakespeare()
+    assert len(corpus) == text.SHAKESPEARE_CHARACTERS
+    assert hashlib.md5(corpus.encode("utf-8")).hexdigest() == text.SHAKESPEARE_MD5
+    assert corpus.startswith("First Citizen:")
+    assert len(splits.characters) == 65
+
+
+def test_splits_are_contiguous_in_order_and_decode_back(splits):
+    corpus = text.load_shakespeare()
+    joined = torch.cat([splits.train, splits.validation, splits.test])
+    assert splits.decode(joined) == corpus
+    assert (len(splits.train), len(splits.validation)) == (1_003_854, 55_769)
+    assert torch.equal(splits.encode("To be"), torch.tensor(
+        [splits.characters.index(c) for c in "To be"]))
+    with pytest.raises(ValueError, match="outside the corpus"):
+        splits.encode("€")
+
+
+def test_windows_are_next_character_pairs(splits):
+    generator = torch.Generator().manual_seed(3)
+    inputs, targets = text.random_windows(splits.train, 5, 16, generator)
+    assert inputs.shape == targets.shape == (5, 16)
+    assert torch.equal(inputs[:, 1:], targets[:, :-1])
+    corpus = splits.decode(splits.train)
+    for row, target in zip(inputs, targets):
+        start = corpus.find(splits.decode(row) + splits.decode(target[-1:]))
+        assert start >= 0
+    x, y = text.evaluation_windows(splits.validation, 64, windows=10)
+    assert x.shape == (10, 64) and torch.equal(x.flatten()[1:], y.flatten()[:-1])
+    assert torch.equal(x.flatten(), splits.validation[:640])
+
+
+@pytest.mark.parametrize("call, argument", [
+    (lambda ids: text.random_windows(ids, 0, 8, torch.Generator()), "batch"),
+    (lambda ids: text.random_windows(ids, 2, 0, torch.Generator()), "context"),
+    (lambda ids: text.random_windows(ids[:5], 2, 8, torch.Generator()), "ids"),
+    (lambda ids: text.evaluation_windows(ids, 8, windows=0), "windows"),
+])
+def test_bad_window_arguments_are_named(splits, call, argument):
+    with pytest.raises(ValueError, match=argument):
+        call(splits.validation)
+
+
+class FakeResponse(io.BytesIO):
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *args):
+        self.close()
+
+
+def test_a_download_is_kept_only_with_the_right_md5(tmp_path, monkeypatch):
+    good = text.load_shakespeare().encode("utf-8")
+    served = {"body": good[:-1] + b"?"}
+    monkeypatch.setattr(text.urllib.request, "urlopen",
+                        lambda url, timeout: FakeResponse(served["body"]))
+    with pytest.raises(DataFileError, match="md5"):
+        text.load_shakespeare(root=tmp_path)
+    assert not list((tmp_path / "tinyshakespeare").iterdir())      # nothing left behind
+    served["body"] = good
+    assert text.load_shakespeare(root=tmp_path) == good.decode("utf-8")
+    with pytest.raises(FileNotFoundError, match="download=False"):
+        text.load_shakespeare(root=tmp_path / "empty", download=False)
+
+
+def test_a_damaged_copy_is_named(tmp_path):
+    path = tmp_path / "tinyshakespeare" / "input.txt"
+    path.parent.mkdir()
+    path.write_text("First Citizen: not the whole play")
+    with pytest.raises(DataFileError, match="input.txt"):
+        text.load_shakespeare(root=tmp_path)
+
+
+def test_the_gpt_has_the_race_size_and_is_causal():
+    torch.manual_seed(0)
+    model = char_gpt()
+    assert sum(p.numel() for p in model.parameters()) == 818_176
+    tokens = torch.randint(65, (2, 64))
+    logits = model(tokens)
+    assert logits.shape == (2, 64, 65)
+    changed = tokens.clone()
+    changed[:, 40] = (changed[:, 40] + 1) % 65
+    after = model(changed)
+    assert torch.allclose(after[:, :40], logits[:, :40], atol=1e-6)   # no look-ahead
+    assert not torch.allclose(after[:, 40:], logits[:, 40:])
+    initial_loss = torch.nn.functional.cross_entropy(logits.view(-1, 65), tokens.view(-1))
+    assert abs(initial_loss.item() - torch.log(torch.tensor(65.0)).item()) < 0.05
+
+
+def test_the_gpt_refuses_bad_sizes_and_long_inputs():
+    with pytest.raises(ValueError, match="multiple of heads"):
+        CharGPT(width=30, heads=4)
+    with pytest.raises(ValueError, match="layers"):
+        CharGPT(layers=0)
+    with pytest.raises(ValueError, match="length <= 64"):
+        char_gpt()(torch.zeros(1, 65, dtype=torch.int64))
+
+
+def test_generation_extends_the_prompt():
+    torch.manual_seed(0)
+    model = char_gpt()
+    out = model.generate(torch.tensor([1, 2, 3]), 70, torch.Generator().manual_seed(0))
+    assert out.shape == (73,) and torch.equal(out[:3], torch.tensor([1, 2, 3]))
+    assert int(out.max()) < 65
