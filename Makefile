@@ -26,7 +26,7 @@ book: $(BOOK_STAMP)
 $(BOOK_STAMP): requirements-book.txt constraints.txt
 	@test -x $(BOOK_VENV)/bin/python || $(PYTHON) -m venv $(BOOK_VENV)
 	@echo "installing the book's renderer into $(BOOK_VENV)/ (first time only)"
-	@$(BOOK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+	@$(BOOK_VENV)/bin/python -m pip install --quiet --quiet --disable-pip-version-check \
 		-c constraints.txt -r requirements-book.txt
 	@touch $@
 

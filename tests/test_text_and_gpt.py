@@ -123,3 +123,22 @@ def test_generation_extends_the_prompt():
     out = model.generate(torch.tensor([1, 2, 3]), 70, torch.Generator().manual_seed(0))
     assert out.shape == (73,) and torch.equal(out[:3], torch.tensor([1, 2, 3]))
     assert int(out.max()) < 65
+
+
+def test_window_batches_for_the_runner(splits):
+    train = text.WindowBatches(splits.train, 64, 32, random=True)
+    assert len(train) == len(splits.train) // 64 // 32
+    first = list(train.epoch(torch.Generator().manual_seed(5)))
+    again = list(train.epoch(torch.Generator().manual_seed(5)))
+    assert len(first) == len(train)
+    assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(first, again))
+    x, y = first[0]
+    assert x.shape == y.shape == (32, 64) and torch.equal(x[:, 1:], y[:, :-1])
+    validation = text.WindowBatches(splits.validation, 64, 100, random=False)
+    inputs, targets = validation.batch(torch.arange(3))
+    assert torch.equal(inputs.flatten(), splits.validation[:192])
+    assert torch.equal(targets.flatten(), splits.validation[1:193])
+    with pytest.raises(ValueError, match="no epochs"):
+        next(validation.epoch(torch.Generator()))
+    with pytest.raises(ValueError, match="batch_size"):
+        text.WindowBatches(splits.validation, 64, 0, random=False)

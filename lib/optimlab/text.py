@@ -152,3 +152,41 @@ def evaluation_windows(ids: torch.Tensor, context: int,
         available = min(available, windows)
     span = available * context
     return ids[:span].view(available, context), ids[1:span + 1].view(available, context)
+
+
+class WindowBatches:
+    """Batches of character windows with the interface of
+    :class:`optimlab.augment.DeviceBatches`, for the experiment runner.
+
+    Training (``random=True``): an epoch is ``len(self)`` batches of windows at random
+    starts drawn from the epoch's generator, as many characters as the split holds.
+    Evaluation (``random=False``): the split's consecutive windows, in order, through
+    :meth:`batch`.  ``labels`` are the targets ``[windows, context]``.
+    """
+
+    def __init__(self, ids: torch.Tensor, context: int, batch_size: int, *,
+                 random: bool, windows: int | None = None, device: str = "cpu"):
+        _check_window(ids, context)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        self.device, self.context, self.batch_size = torch.device(device), context, batch_size
+        self.random = random
+        self.ids = ids
+        inputs, targets = evaluation_windows(ids, context, windows)
+        self.inputs, self.labels = inputs.to(self.device), targets.to(self.device)
+
+    def __len__(self) -> int:
+        return self.labels.shape[0] // self.batch_size
+
+    def epoch(self, generator: torch.Generator):
+        """``len(self)`` training batches (random windows) of inputs and targets."""
+        if not self.random:
+            raise ValueError("an evaluation split has no epochs; use batch()")
+        for _ in range(len(self)):
+            inputs, targets = random_windows(self.ids, self.batch_size, self.context,
+                                             generator)
+            yield inputs.to(self.device), targets.to(self.device)
+
+    def batch(self, index: torch.Tensor, generator: torch.Generator | None = None):
+        """The consecutive windows ``index``: inputs and targets."""
+        return self.inputs[index], self.labels[index]
