@@ -92,7 +92,9 @@ def open_page(browser, server, page: str):
 
 
 # Every chapter notebook: its math typeset, at least two figures, all images loaded.
-CHAPTERS = [(f"book/{path.stem}.html", 30 if path.stem == "gradient_descent" else 3, 2)
+FIGURELESS = {"data_parallel"}    # a page of measured tables, no figure
+CHAPTERS = [(f"book/{path.stem}.html", 30 if path.stem == "gradient_descent" else 3,
+             0 if path.stem in FIGURELESS else 2)
             for path in chapter_notebooks()]
 
 

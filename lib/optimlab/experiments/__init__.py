@@ -6,6 +6,10 @@
 * :mod:`.cache`      JSON results under ``book/results/``, :func:`run_or_load`
 * :mod:`.audit`      recompute every cached run's fingerprint on the CPU
 * :mod:`.grids`      the named grids of the book (``mnist``, ``cifar10``, ...)
+* :mod:`.distributed` a run shared by the ranks of ``torchrun`` (DDP)
+* :mod:`.imagefolder` ImageNet-style image folders, sharded batches
+* :mod:`.architectures` the networks a config names (ResNet-50 included)
+* :mod:`.large_batch` what data parallelism does to an optimizer, measured
 * :mod:`.cli`        ``python -m optimlab.experiments run|list|audit``
 """
 

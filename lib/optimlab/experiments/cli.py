@@ -6,6 +6,9 @@
     python -m optimlab.experiments audit                     # every cached run, on the CPU
     python -m optimlab.experiments oneshot cifar10 --out $OUT   # a lent GPU, see oneshot.py
     python -m optimlab.experiments import records.tar        # what oneshot returned
+    torchrun --standalone --nproc-per-node 8 -m optimlab.experiments run imagenet \
+        --checkpoint-dir .checkpoints --resume           # 8 GPUs share each run
+    python -m optimlab.experiments ddp-demo              # data parallelism, measured
 
 ``run`` skips every run that is cached and current (reproduced by the current
 code, see :mod:`.reproduction`), so after an
@@ -16,18 +19,24 @@ runs only every n-th config starting at the i-th, so that n processes can share
 a grid.  A stale cached run is run again and replaced; a damaged file is kept
 under another name and its run is done again.  A finished run whose result cannot
 be saved is never lost: the error names the checkpoint or rescue file that holds it.
+
+Under ``torchrun`` every rank runs ``run`` and shares each run
+(:mod:`.distributed`); rank 0 decides which runs are due, prints, and stores the
+results.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
 import torch
 
 from . import audit as audit_module
-from . import cache, checkpoint, grids, oneshot, runner
+from . import cache, checkpoint, distributed, grids, large_batch, oneshot, runner
+from ..data import DataFileError, DatasetNotFoundError
 from .cache import StaleResultError
 from .records import DamagedResultError
 
@@ -42,6 +51,9 @@ def _configs(args):
         options["seeds"] = tuple(args.seeds)
     if getattr(args, "device", None):
         options["device"] = args.device
+    for name in ("train_images", "image_size", "batch_size"):
+        if getattr(args, name, None) is not None:
+            options[name] = getattr(args, name)
     try:
         return grids.grid(args.grid, **options)
     except ValueError as error:
@@ -77,31 +89,48 @@ def _set_threads(threads) -> None:
         torch.set_num_threads(threads)
 
 
+def _command(argv, world: distributed.World) -> str:
+    """The command line of this run, as its record gives it."""
+    if world.size == 1:
+        return "python -m optimlab.experiments " + " ".join(argv)
+    return (f"torchrun --nnodes {world.size // world.local_size} --nproc-per-node "
+            f"{world.local_size} -m optimlab.experiments " + " ".join(argv))
+
+
 def command_run(args, argv) -> int:
     configs = _shard(_configs(args), args.shard)
-    command = "python -m optimlab.experiments " + " ".join(argv)
     _set_threads(args.threads)
+    world = distributed.join()
+    command = _command(argv, world)
+    say = _say if world.is_main else (lambda *parts: None)
     progress = args.progress if args.progress is not None else sys.stderr.isatty()
     started, ran = time.perf_counter(), 0
+    if world.size > 1:
+        say(f"{world.size} ranks on {world.size // world.local_size} node(s), each "
+            f"taking an equal share of every global batch")
     for number, config in enumerate(configs, 1):
-        status = cache.describe(config, args.results)
+        status = world.from_main(lambda: cache.describe(config, args.results))
         prefix = f"[{number}/{len(configs)}] {config.label}"
         if status.startswith("cached") and not args.force:
-            _say(f"{prefix}: {status}, skipped")
+            say(f"{prefix}: {status}, skipped")
             continue
-        if status.startswith("damaged"):
+        if status.startswith("damaged") and world.is_main:
             kept = cache.set_aside(cache.path_for(config, args.results))
-            _say(f"{prefix}: {status}; kept as {kept}, running it again")
+            say(f"{prefix}: {status}; kept as {kept}, running it again")
         elif status.startswith("stale"):
-            _say(f"{prefix}: {status}, running it again")
+            say(f"{prefix}: {status}, running it again")
         result = runner.run(config, progress=progress, checkpoint_dir=args.checkpoint_dir,
-                            resume=args.resume)
+                            resume=args.resume, world=world)
+        ran += 1
+        if not world.is_main:
+            continue
         path = cache.save_run(config, result, command=command, root=args.results,
                               checkpoint_dir=args.checkpoint_dir)
-        ran += 1
-        _say(f"{prefix}: {result['wall_time_s']:.1f} s, validation accuracy "
-             f"{result['evals']['val_accuracy'][-1]:.4f}{_test_accuracy(result)} -> {path}")
-    _say(f"{ran} run(s) in {time.perf_counter() - started:.1f} s wall time")
+        accuracy = result["evals"]["val_accuracy"][-1]
+        say(f"{prefix}: {result['wall_time_s']:.1f} s, validation accuracy "
+            f"{accuracy:.4f}{_test_accuracy(result)} -> {path}")
+    say(f"{ran} run(s) in {time.perf_counter() - started:.1f} s wall time")
+    distributed.leave(world)
     return 0
 
 
@@ -164,6 +193,21 @@ def command_import(args, argv) -> int:
     return 0
 
 
+def command_ddp_demo(args, argv) -> int:
+    _set_threads(args.threads)
+    _say(large_batch.report(large_batch.measure(epochs=args.epochs)))
+    return 0
+
+
+def _fail(command: str, error: Exception) -> int:
+    """Print ``error`` (naming the rank under torchrun); the exit status 2."""
+    shared = os.environ.get("WORLD_SIZE", "1") != "1"
+    where = f" (rank {os.environ.get('RANK')})" if shared else ""
+    print(f"python -m optimlab.experiments {command}{where}: error: {error}",
+          file=sys.stderr, flush=True)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="python -m optimlab.experiments",
@@ -174,10 +218,18 @@ def main(argv: list[str] | None = None) -> int:
 
     def grid_options(sub):
         sub.add_argument("grid", choices=sorted(grids.GRIDS))
-        sub.add_argument("--epochs", type=int, default=None, help="CIFAR-10 grids: epochs")
+        sub.add_argument("--epochs", type=int, default=None,
+                         help="cifar10(-smoke), mnist-smoke, imagenet: epochs")
         sub.add_argument("--seeds", type=int, nargs="+", default=None,
-                         help="CIFAR-10 grids: seeds")
-        sub.add_argument("--device", default=None, help="CIFAR-10 grids: cpu or cuda")
+                         help="cifar10, cifar10-smoke, imagenet: seeds")
+        sub.add_argument("--device", default=None,
+                         help="cifar10, cifar10-smoke, imagenet: cpu or cuda")
+        sub.add_argument("--train-images", type=int, default=None,
+                         help="imagenet: images in the folder's train/ (491647)")
+        sub.add_argument("--image-size", type=int, default=None,
+                         help="imagenet: side of the crops (224)")
+        sub.add_argument("--batch-size", type=int, default=None,
+                         help="imagenet: global batch, shared by the ranks (256)")
 
     run = commands.add_parser("run", help="run a grid, skipping cached runs")
     grid_options(run)
@@ -215,17 +267,23 @@ def main(argv: list[str] | None = None) -> int:
     importing = commands.add_parser("import", help="check the records of a records.tar "
                                     "from `oneshot` and store them in the cache")
     importing.add_argument("tar", help="the records.tar that `oneshot` wrote")
+    demo = commands.add_parser("ddp-demo", help="measure on the CPU what data "
+                               "parallelism does to an optimizer (the book's page)")
+    demo.add_argument("--epochs", type=int, default=1,
+                      help="epochs of each large-batch training run (default 1)")
+    demo.add_argument("--threads", type=int, default=1,
+                      help="torch CPU threads (default 1: the page's numbers)")
     args = parser.parse_args(argv)
     if args.command == "oneshot" and not 0 < args.timing < args.budget:
         parser.error(f"need 0 < --timing < --budget, got {args.timing} and {args.budget}")
     if args.command == "run" and args.resume and not args.checkpoint_dir:
         parser.error("--resume needs --checkpoint-dir")
     handler = {"run": command_run, "list": command_list, "audit": command_audit,
-               "oneshot": command_oneshot, "import": command_import}
+               "oneshot": command_oneshot, "import": command_import,
+               "ddp-demo": command_ddp_demo}
     try:
         return handler[args.command](args, argv)
     except (cache.ResultNotSavedError, checkpoint.CheckpointError, StaleResultError,
-            DamagedResultError) as error:
-        print(f"python -m optimlab.experiments {args.command}: error: {error}",
-              file=sys.stderr, flush=True)
-        return 2
+            DamagedResultError, distributed.SharingError, DatasetNotFoundError,
+            DataFileError) as error:
+        return _fail(args.command, error)

@@ -17,13 +17,15 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .. import models, optim
+from .. import optim
+from . import architectures
 
 __all__ = ["Config", "SCHEDULES", "DATASETS", "PRECISIONS"]
 
 #: Learning-rate schedules, each a factor of the base rate at update t = 1, 2, ...
 SCHEDULES = ("constant", "inverse-sqrt", "cosine")
-DATASETS = {"mnist": 48_000, "cifar10": 40_000}  # name -> size of the training split
+#: name -> size of the training split (an image folder's: the config's train_subset).
+DATASETS = {"mnist": 48_000, "cifar10": 40_000, "imagefolder": None}
 PRECISIONS = ("float32", "bf16")
 
 
@@ -38,7 +40,7 @@ def _frozen(value):
 
 
 #: Fields added after the first cached runs, with the default that leaves them out.
-ADDED_FIELDS = {"test_at_end": True}
+ADDED_FIELDS = {"test_at_end": True, "image_size": 0}
 
 
 @dataclass(frozen=True)
@@ -48,8 +50,10 @@ class Config:
     Attributes:
         experiment: the result-cache folder, e.g. ``"mnist"``; a smoke test gets
             its own, clearly named folder (``"cifar10-smoke"``).
-        model: a key of :data:`optimlab.models.MODELS`.
-        dataset: ``"mnist"`` or ``"cifar10"``, split as in :mod:`optimlab.data`.
+        model: a name of :data:`optimlab.experiments.architectures.NAMES`.
+        dataset: ``"mnist"`` or ``"cifar10"``, split as in :mod:`optimlab.data`; or
+            ``"imagefolder"``, the folders ``train/``, ``val/`` (validation) and
+            ``test/`` of :mod:`optimlab.experiments.imagefolder` (ResNet-50 only).
         optimizer: a class name in :mod:`optimlab.optim` (``"ADOPT"``).
         lr: the base learning rate α.
         hyperparameters: the optimizer's other arguments as sorted ``(name,
@@ -57,13 +61,16 @@ class Config:
         schedule: ``"constant"``, ``"inverse-sqrt"`` (α/√t) or ``"cosine"``
             (from α down to 0 at the last update), applied at every update t.
         batch_size: training minibatch size; an epoch drops the last partial batch.
+            Under torchrun it is the global batch, split into equal shares.
         steps, epochs: the number of updates, or of passes over the training split.
         eval_every: evaluate on the validation split every this many updates
             (0: at the end of every epoch), always also before the first update
             and after the last.
         seed: initial weights, minibatch order and augmentation.
         train_subset, eval_subset: use only the first n images of the training
-            (validation and test) split; 0 means all (for smoke tests).
+            (validation and test) split; 0 means all (for smoke tests).  An image
+            folder's train_subset is the number of training images it holds (> 0,
+            checked when the run reads the folder), and its eval_subset is 0.
         augment: random crop and horizontal flip of the training images.
         precision: ``"float32"`` or ``"bf16"`` (autocast; only on CUDA).
         device: where the run trains, ``"cpu"`` or ``"cuda"``.
@@ -72,6 +79,8 @@ class Config:
             curves).
         test_at_end: evaluate the test split after the last update (False for the
             runs of a learning-rate search, which must never see the test set).
+        image_size: an image folder's side of the square crops (0 for MNIST and
+            CIFAR-10, whose images keep their size).
 
     Fields added after the first cached runs (:data:`ADDED_FIELDS`) are left out
     of :meth:`to_dict`, and so of the key, while they hold their default, so that
@@ -98,6 +107,7 @@ class Config:
     fingerprint_steps: int = 8
     test_every_eval: bool = False
     test_at_end: bool = True
+    image_size: int = 0
 
     def __post_init__(self):
         hyper = self.hyperparameters
@@ -116,8 +126,9 @@ class Config:
         if not self.experiment or not all(c.isalnum() or c in "-_" for c in self.experiment):
             raise ValueError(f"experiment must be a non-empty name of letters, digits, '-' "
                              f"and '_', got {self.experiment!r}")
-        if self.model not in models.MODELS:
-            raise ValueError(f"model must be one of {sorted(models.MODELS)}, got {self.model!r}")
+        if self.model not in architectures.NAMES:
+            raise ValueError(f"model must be one of {list(architectures.NAMES)}, "
+                             f"got {self.model!r}")
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {sorted(DATASETS)}, got {self.dataset!r}")
         if self.optimizer not in optim.__all__ or self.optimizer == "Optimizer":
@@ -132,8 +143,9 @@ class Config:
         for name in ("batch_size",):
             _check_int(name, getattr(self, name), 1)
         for name in ("steps", "epochs", "eval_every", "seed", "train_subset", "eval_subset",
-                     "fingerprint_steps"):
+                     "fingerprint_steps", "image_size"):
             _check_int(name, getattr(self, name), 0)
+        self._validate_image_folder()
         if (self.steps > 0) == (self.epochs > 0):
             raise ValueError(f"give exactly one of steps and epochs, got steps={self.steps}, "
                              f"epochs={self.epochs}")
@@ -155,11 +167,33 @@ class Config:
             raise ValueError(f"fingerprint_steps must be <= the {self.total_steps} steps "
                              f"of the run, got {self.fingerprint_steps}")
 
+    def _validate_image_folder(self) -> None:
+        folder, name = self.dataset == "imagefolder", "dataset 'imagefolder'"
+        if folder != (self.model == "resnet50"):
+            raise ValueError(f"{name} and model 'resnet50' go together, got dataset "
+                             f"{self.dataset!r} with model {self.model!r}")
+        if not folder:
+            if self.image_size:
+                raise ValueError(f"image_size is for {name} only ({self.dataset} "
+                                 f"images keep their size), got {self.image_size}")
+            return
+        if not self.train_subset:
+            raise ValueError(f"{name} needs train_subset > 0: the number of "
+                             f"training images in the folder")
+        if self.eval_subset:
+            raise ValueError(f"{name} evaluates whole folders: eval_subset must "
+                             f"be 0, got {self.eval_subset}")
+        if self.image_size < 16:
+            raise ValueError(f"{name} needs image_size >= 16 (the side of the "
+                             f"square crops), got {self.image_size}")
+
     # Derived quantities -----------------------------------------------------------
     @property
     def train_size(self) -> int:
         """Number of training images used."""
         full = DATASETS[self.dataset]
+        if full is None:
+            return self.train_subset
         return min(self.train_subset, full) if self.train_subset else full
 
     @property

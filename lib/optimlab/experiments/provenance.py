@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import __version__, data, models, optim
+from .. import __version__, data, optim
+from . import architectures, imagefolder
 from .config import Config
 
 __all__ = ["code_hashes", "device_name", "provenance"]
@@ -41,7 +42,8 @@ def code_hashes(config: Config) -> dict[str, str]:
     parents, with their module-level helpers) and the shared machinery of
     :mod:`optimlab.optim`;
     ``model``: the model's builder (and torchvision's ResNet module for ResNets);
-    ``data``: the split functions of :mod:`optimlab.data`.
+    ``data``: the split functions of :mod:`optimlab.data`, or for an image folder
+    :mod:`.imagefolder` (its transforms, order and sharding).
     """
     cls = getattr(optim, config.optimizer)
     optim_dir = Path(inspect.getfile(optim.Optimizer)).parent
@@ -49,15 +51,21 @@ def code_hashes(config: Config) -> dict[str, str]:
                if c.__module__.startswith("optimlab.optim")}
     names = sorted(modules | {name for name in _OPTIM_SHARED if (optim_dir / name).is_file()})
     sources = [(optim_dir / name).read_text() for name in names]
-    model = [models.source(config.model)]
+    model = [architectures.source(config.model)]
     if config.model == "resnet18":
         import torchvision.models.resnet as resnet
 
         model.append(inspect.getsource(resnet))
+    return {"optimizer": _sha("\n".join(sources)), "model": _sha("\n".join(model)),
+            "data": _data_hash(config)}
+
+
+def _data_hash(config: Config) -> str:
+    if config.dataset == "imagefolder":
+        return _sha(inspect.getsource(imagefolder))
     splits = [inspect.getsource(f) for f in (data.split_indices, data.make_splits,
                                              data.mnist_splits, data.cifar10_splits)]
-    return {"optimizer": _sha("\n".join(sources)), "model": _sha("\n".join(model)),
-            "data": _sha("\n".join(splits) + f"\nseed={data.SPLIT_SEED}")}
+    return _sha("\n".join(splits) + f"\nseed={data.SPLIT_SEED}")
 
 
 def device_name(device: str) -> str:

@@ -15,6 +15,11 @@ What makes a run reproducible:
   so the images a run sees do not depend on the device, and a run resumed at
   an epoch boundary sees the same images as one that never stopped;
 * the learning rate of update ``t`` is set from the schedule before the update.
+
+Under ``torchrun`` (:mod:`.distributed`) the same run is shared by N ranks: each
+takes its share of every global batch, DDP averages the gradients, and rank 0
+alone computes the fingerprint and writes the checkpoints.  An image folder's
+batches come from :mod:`.imagefolder`.
 """
 
 from __future__ import annotations
@@ -28,11 +33,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import data, models, optim
+from .. import data, optim
 from ..augment import CIFAR10_MEAN, CIFAR10_STD, DeviceBatches
 from ..schedules import Cosine, InverseSqrtDecay
-from . import checkpoint
+from . import architectures, checkpoint, imagefolder
 from .config import Config
+from .distributed import SINGLE, World, batchnorm
 
 __all__ = ["run", "fingerprint", "epoch_seed", "epoch_generator", "lr_at", "float32_list",
            "build", "train_batches", "channels_last"]
@@ -91,23 +97,53 @@ def _batches(dataset: str, part: str, subset: int, batch_size: int, augment: boo
                          channels_last=channels_last)
 
 
-def train_batches(config: Config, device: str | torch.device = "cpu") -> DeviceBatches:
+def train_batches(config: Config, device: str | torch.device = "cpu",
+                  world: World = SINGLE):
     """The run's training batches; ``.epoch(epoch_generator(config, e))`` is epoch e."""
     device = torch.device(device)
+    if config.dataset == "imagefolder":
+        return imagefolder.batches(config, "train", config.batch_size, device,
+                                   _channels_last(config, device), world.local_size)
     return _batches(config.dataset, "train", config.train_subset, config.batch_size,
                     config.augment, str(device), _channels_last(config, device))
 
 
-def _eval_batches(config: Config, part: str, device: torch.device) -> DeviceBatches:
+def _eval_batches(config: Config, part: str, device: torch.device,
+                  world: World = SINGLE):
+    if config.dataset == "imagefolder":
+        return imagefolder.batches(config, part, EVAL_BATCH, device,
+                                   _channels_last(config, device), world.local_size)
     return _batches(config.dataset, part, config.eval_subset, EVAL_BATCH, False,
                     str(device), _channels_last(config, device))
 
 
+def _epoch_share(batches, generator: torch.Generator, world: World):
+    """This rank's share of every global batch of one epoch."""
+    if world.size == 1:
+        return batches.epoch(generator)
+    if isinstance(batches, imagefolder.FolderBatches):
+        return batches.epoch(generator, world.rank, world.size)
+    return ((world.share(x), world.share(y)) for x, y in batches.epoch(generator))
+
+
+def _in_order(batches, world: World):
+    """This rank's contiguous part of a split, in the stored order, in batches."""
+    start, stop = world.part(batches.labels.shape[0])
+    if isinstance(batches, imagefolder.FolderBatches):
+        yield from batches.in_order(start, stop)
+        return
+    size = batches.batch_size
+    for first in range(start, stop, size):
+        yield batches.batch(torch.arange(first, min(first + size, stop)))
+
+
 def channels_last(model: str, device: torch.device) -> bool:
     """Whether ``model`` trains in channels-last memory format on ``device``: ResNet-18
-    on CUDA, the small CIFAR ResNets everywhere (ResNet-20 on this course's CPU, one
-    thread: 469 against 198 images/s, see tools/benchmark_training.py)."""
-    return (device.type == "cuda" and model == "resnet18") or model in ("resnet20", "resnet8")
+    and ResNet-50 on CUDA, the small CIFAR ResNets everywhere (ResNet-20 on this
+    course's CPU, one thread: 469 against 198 images/s, see
+    tools/benchmark_training.py)."""
+    return ((device.type == "cuda" and model in ("resnet18", "resnet50"))
+            or model in ("resnet20", "resnet8"))
 
 
 def _channels_last(config: Config, device: torch.device) -> bool:
@@ -120,7 +156,7 @@ def build(config: Config, device: str | torch.device = "cpu"):
     """The model (initial weights from ``config.seed``) and its optimizer."""
     device = torch.device(device)
     torch.manual_seed(config.seed)
-    model = models.build(config.model).to(device)
+    model = architectures.build(config.model).to(device)
     if _channels_last(config, device):
         model = model.to(memory_format=torch.channels_last)
     optimizer = getattr(optim, config.optimizer)(model.parameters(),
@@ -146,20 +182,21 @@ def _update(model, optimizer, x, y, lr: float, autocast) -> torch.Tensor:
 
 
 @torch.no_grad()
-def _evaluate(model, batches: DeviceBatches, autocast) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy over a whole split, in the stored order."""
+def _evaluate(model, batches, autocast, world: World = SINGLE
+              ) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy over a whole split, in the stored order (each
+    rank a part of it, the sums added up)."""
     model.eval()
     total_loss = torch.zeros((), dtype=torch.float64, device=batches.labels.device)
     correct = torch.zeros((), dtype=torch.int64, device=batches.labels.device)
     n = batches.labels.shape[0]
-    for start in range(0, n, batches.batch_size):
-        x, y = batches.batch(torch.arange(start, min(start + batches.batch_size, n)))
+    for x, y in _in_order(batches, world):
         with autocast:
             logits = model(x)
         total_loss += F.cross_entropy(logits.float(), y, reduction="sum").double()
         correct += (logits.argmax(1) == y).sum()
     model.train()
-    return total_loss.item() / n, correct.item() / n
+    return world.sum(total_loss).item() / n, world.sum(correct).item() / n
 
 
 @contextlib.contextmanager
@@ -211,8 +248,8 @@ def _progress_bar(enabled: bool, total: int, label: str):
 
 
 def run(config: Config, *, progress: bool = False, checkpoint_dir=None, resume: bool = False,
-        on_epoch: Callable[[int, Callable[[], dict]], None] | None = None
-        ) -> dict[str, Any]:
+        on_epoch: Callable[[int, Callable[[], dict]], None] | None = None,
+        world: World = SINGLE) -> dict[str, Any]:
     """Train ``config`` and return its result (the payload of a cache file).
 
     Keys: ``fingerprint`` (list), ``train_loss`` (one float32 value per update,
@@ -232,43 +269,61 @@ def run(config: Config, *, progress: bool = False, checkpoint_dir=None, resume: 
     again.  ``progress`` shows a tqdm bar.  ``on_epoch(e, result)`` is called
     after every epoch e (after its checkpoint); ``result()`` returns what the run
     would return if it ended there.
+
+    ``world`` (:func:`optimlab.experiments.distributed.join`) shares the run between
+    the ranks of a torchrun job; every rank must call this function.  Only rank 0
+    computes the fingerprint (another rank's result has none), writes the
+    checkpoints and shows progress; every rank reads the checkpoint when resuming,
+    so with several nodes the checkpoint folder must be shared.  A run resumed with
+    another number of ranks goes on with the same batches.  When any epoch was
+    shared, the result also has ``distributed``: the ranks of each epoch
+    (``ranks_per_epoch``) and what BatchNorm normalised over (``batchnorm``).
     """
-    device = torch.device(config.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"{config.label}: the config asks for device {config.device!r} "
-                           f"but CUDA is not available here")
+    world.check_batch(config)
+    device = world.device(config)
     started = time.perf_counter()
-    fingerprint_losses = fingerprint(config, device)
+    fingerprint_losses = fingerprint(config, device) if world.is_main else []
     fingerprint_time = time.perf_counter() - started
 
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # the fingerprint above ran without it
     model, optimizer = build(config, device)
     autocast = _autocast(config, device)
-    batches = train_batches(config, device)
-    validation = _eval_batches(config, "validation", device)
-    test = _eval_batches(config, "test", device)
+    batches = train_batches(config, device, world)
+    validation = _eval_batches(config, "validation", device, world)
+    test = (_eval_batches(config, "test", device, world) if config.test_at_end
+            else None)
     state = {"step": 0, "epoch": 0, "elapsed": 0.0, "train_loss": [],
              "evals": {name: [] for name in ("step", "epoch", "wall_time_s", "val_loss",
-                                             "val_accuracy")}}
+                                             "val_accuracy")},
+             "ranks_per_epoch": []}
     if config.test_every_eval:
         state["evals"].update(test_loss=[], test_accuracy=[])
     path = checkpoint.path_for(checkpoint_dir, config) if checkpoint_dir else None
     if path is not None and resume:
         state = checkpoint.load(path, config, model, optimizer) or state
+        # before the runner shared runs, every checkpointed epoch had one rank
+        state.setdefault("ranks_per_epoch", [1] * state["epoch"])
+        world.check_same(state["step"], f"the step to resume from: every rank must "
+                         f"read the checkpoint {checkpoint.file_for(path)}")
+    trained = world.wrap(model, device)
 
     eval_steps = set(config.eval_steps)
     clock = time.perf_counter() - state["elapsed"]
 
+    def evaluate(split) -> tuple[float, float]:
+        world.sync_buffers(model)
+        return _evaluate(model, split, autocast, world)
+
     def evaluate_now(step: int, epoch: float):
         evals = state["evals"]
-        loss, accuracy = _evaluate(model, validation, autocast)
+        loss, accuracy = evaluate(validation)
         evals["step"].append(step)
         evals["epoch"].append(round(epoch, 6))
         evals["val_loss"].append(float32_list([loss])[0])
         evals["val_accuracy"].append(accuracy)
         if config.test_every_eval:
-            loss, accuracy = _evaluate(model, test, autocast)
+            loss, accuracy = evaluate(test)
             evals["test_loss"].append(float32_list([loss])[0])
             evals["test_accuracy"].append(accuracy)
         evals["wall_time_s"].append(round(time.perf_counter() - clock, 3))
@@ -278,8 +333,11 @@ def run(config: Config, *, progress: bool = False, checkpoint_dir=None, resume: 
         ``config.replace(epochs=e)`` (the test split is evaluated now)."""
         final_test = None
         if config.test_at_end:
-            test_loss, test_accuracy = _evaluate(model, test, autocast)
+            test_loss, test_accuracy = evaluate(test)
             final_test = {"loss": float32_list([test_loss])[0], "accuracy": test_accuracy}
+        ranks = state["ranks_per_epoch"]
+        shared = {} if max(ranks, default=1) == 1 else {"distributed": {
+            "ranks_per_epoch": list(ranks), "batchnorm": batchnorm(model, device)}}
         return {
             "fingerprint": fingerprint_losses,
             "train_loss": list(state["train_loss"]),
@@ -288,35 +346,44 @@ def run(config: Config, *, progress: bool = False, checkpoint_dir=None, resume: 
             "wall_time_s": round(time.perf_counter() - clock, 3),
             "fingerprint_time_s": round(fingerprint_time, 3),
             "diverged": any(v is None for v in state["train_loss"]),
+            **shared,
         }
+
+    pending: list[torch.Tensor] = []
+
+    def log_pending():
+        """Append the losses of the updates since the last call (their mean over
+        the ranks: the loss of each global batch)."""
+        if pending:
+            losses = world.mean(torch.stack(pending).float())
+            state["train_loss"] += float32_list(losses.cpu())
+            pending.clear()
 
     if state["step"] == 0:
         evaluate_now(0, 0.0)
-    bar = _progress_bar(progress, config.total_steps, config.label)
+    bar = _progress_bar(progress and world.is_main, config.total_steps, config.label)
     if bar is not None:
         bar.update(state["step"])
-    model.train()
-    pending: list[torch.Tensor] = []
+    trained.train()
     for epoch in range(state["epoch"], config.total_epochs):
         generator = epoch_generator(config, epoch)
-        for x, y in batches.epoch(generator):
+        for x, y in _epoch_share(batches, generator, world):
             t = state["step"] + 1
-            pending.append(_update(model, optimizer, x, y, lr_at(config, t), autocast))
+            pending.append(_update(trained, optimizer, x, y, lr_at(config, t),
+                                   autocast))
             state["step"] = t
             if bar is not None:
                 bar.update(1)
             if t in eval_steps:
-                state["train_loss"] += float32_list(torch.stack(pending).float().cpu())
-                pending.clear()
+                log_pending()
                 evaluate_now(t, t / config.steps_per_epoch)
             if t == config.total_steps:
                 break
-        if pending:
-            state["train_loss"] += float32_list(torch.stack(pending).float().cpu())
-            pending.clear()
+        log_pending()
         state["epoch"] = epoch + 1
+        state["ranks_per_epoch"].append(world.size)
         state["elapsed"] = time.perf_counter() - clock
-        if path is not None:
+        if path is not None and world.is_main:
             checkpoint.save(path, config, model, optimizer, state)
         if on_epoch is not None:
             on_epoch(epoch + 1, result)
