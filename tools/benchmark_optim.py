@@ -13,7 +13,19 @@ table reports medians and their ratio to the reference:
   ``torch-adopt`` (target: faster, ratio below 1);
 * SGD with momentum (and Nesterov) against ``torch.optim.SGD(momentum=0.9,
   fused=True)`` with the same ``nesterov`` flag
-  (target on a CPU: at most 1.25x).
+  (target on a CPU: at most 1.25x);
+* Muon against ``torch.optim.Muon`` on the matrices of a set (ResNet-18's conv
+  filters reshaped to out x in·k·k; n/a on a vector), target at most 1.1x, and
+  Adafactor against ``torch.optim.Adafactor``;
+* Shampoo and SOAP against pytorch-optimizer's (target: at most 1x; Shampoo
+  n/a on the 10M vector, which would need a 10M x 10M matrix).  A step takes
+  seconds on ResNet-18's shapes: ``--only Shampoo SOAP --rounds 5``;
+* Lion and Schedule-Free SGD/AdamW against ``torch.optim.Adam(fused=True)``
+  (target on a CPU: at most 1.25x), beside their references ``lion-pytorch``
+  and ``schedulefree``.
+
+After the table, the bytes of optimizer state per parameter element (its state
+tensors after the warm-up steps, e.g. 8 for Adam's m and v in float32).
 
 On a CPU, parameter sets this large make the optimizers that have a compiled
 kernel use it (``compiled=None``, see ``optimlab.optim.compiled``); their rows
@@ -78,6 +90,9 @@ def candidates(device: str) -> dict[str, tuple[Factory, str, float | None]]:
         "Adagrad": (lambda p: ours.Adagrad(p), "torch Adam fused", None),
         "RMSprop": (lambda p: ours.RMSprop(p), "torch Adam fused", None),
         "Adadelta": (lambda p: ours.Adadelta(p), "torch Adam fused", None),
+        **lion_and_schedule_free(device),
+        **muon_and_adafactor(),
+        **shampoo_and_soap(),
     }
     if device == "cpu":  # the default compiles these here; how fast is the eager path?
         for name in COMPILED:
@@ -86,10 +101,91 @@ def candidates(device: str) -> dict[str, tuple[Factory, str, float | None]]:
     return table
 
 
+def lion_and_schedule_free(
+        device: str) -> dict[str, tuple[Factory, str, float | None]]:
+    """Lion and Schedule-Free SGD/AdamW (target on a CPU: at most 1.25x torch's
+    fused Adam) and their references, lion-pytorch and schedulefree."""
+    import lion_pytorch
+    import schedulefree
+
+    def training(optimizer):  # schedulefree refuses to step before train()
+        optimizer.train()
+        return optimizer
+
+    adam, target = "torch Adam fused", 1.25 if device == "cpu" else None
+    return {
+        "Lion": (lambda p: ours.Lion(p), adam, target),
+        "SGDScheduleFree": (lambda p: ours.SGDScheduleFree(p), adam, target),
+        "AdamWScheduleFree": (lambda p: ours.AdamWScheduleFree(p), adam, target),
+        "lion-pytorch Lion": (lambda p: lion_pytorch.Lion(p), adam, None),
+        "schedulefree SGD": (lambda p: training(schedulefree.SGDScheduleFree(p)),
+                             adam, None),
+        "schedulefree AdamW": (lambda p: training(schedulefree.AdamWScheduleFree(p)),
+                               adam, None),
+    }
+
+
+class NotApplicable(Exception):
+    """A candidate that cannot run on a parameter set (Muon on a vector)."""
+
+
+def as_matrices(params: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The parameters of 2 or more dims as (rows, rest) matrices that share their
+    storage and gradients: a conv filter (out, in, k, k) becomes out x in·k·k."""
+    matrices = []
+    for p in params:
+        if p.dim() >= 2:
+            matrix = p.detach().view(p.shape[0], -1).requires_grad_()
+            matrix.grad = p.grad.view(matrix.shape)
+            matrices.append(matrix)
+    if not matrices:
+        raise NotApplicable
+    return matrices
+
+
+def muon_and_adafactor() -> dict[str, tuple[Factory, str, float | None]]:
+    """Muon on the matrices of a set (ResNet-18: its 20 conv filters reshaped,
+    64x147 ... 512x4608, and the 1000x512 head; target: at most 1.1x
+    ``torch.optim.Muon``, which runs the same bfloat16 products) and Adafactor
+    (against ``torch.optim.Adafactor``, per tensor as by default)."""
+    muon = dict(lr=0.02, weight_decay=0.1)
+    return {
+        "Muon (torch.optim)": (
+            lambda p: torch.optim.Muon(as_matrices(p), **muon), "", None),
+        "Muon": (lambda p: ours.Muon(as_matrices(p), **muon), "Muon (torch.optim)",
+                 1.1),
+        "Adafactor (torch.optim)": (lambda p: torch.optim.Adafactor(p), "", None),
+        "Adafactor": (lambda p: ours.Adafactor(p), "Adafactor (torch.optim)", None),
+    }
+
+
+def shampoo_and_soap() -> dict[str, tuple[Factory, str, float | None]]:
+    """Shampoo and SOAP with their defaults (target: at most 1x pytorch-optimizer's,
+    with its defaults: the same algorithm, roots every step, bases refreshed every
+    10); Shampoo keeps an n x n matrix for every dimension n, so it is n/a on the
+    10M vector."""
+    import pytorch_optimizer
+
+    def matrices_fit(make: Factory) -> Factory:
+        def build(params):
+            if any(n > 10_000 for p in params for n in p.shape):
+                raise NotApplicable
+            return make(params)
+        return build
+
+    return {
+        "pytorch-optimizer Shampoo": (matrices_fit(pytorch_optimizer.Shampoo), "",
+                                      None),
+        "Shampoo": (matrices_fit(ours.Shampoo), "pytorch-optimizer Shampoo", 1.0),
+        "pytorch-optimizer SOAP": (pytorch_optimizer.SOAP, "", None),
+        "SOAP": (ours.SOAP, "pytorch-optimizer SOAP", 1.0),
+    }
+
+
 #: The optimizers with a compiled kernel (optimlab.optim.compiled), which their
 #: default compiled=None uses on a CPU for parameter sets of this size.
 COMPILED = ["SGD momentum", "SGD nesterov", "Adam", "AdamW", "AMSGrad", "NAdam", "RAdam",
-            "ADOPT"]
+            "ADOPT", "Lion", "SGDScheduleFree", "AdamWScheduleFree"]
 
 
 def _eager(factory: Factory) -> Factory:
@@ -124,15 +220,52 @@ def timed_step(optimizer: torch.optim.Optimizer, device: str) -> float:
     return time.perf_counter() - start
 
 
+#: Bytes of optimizer state per parameter element, recorded by ``measure``.
+STATE_BYTES: dict[str, float] = {}
+
+
+def state_bytes_per_element(optimizer: torch.optim.Optimizer) -> float:
+    """The bytes of the state tensors of ``optimizer`` (after its first steps),
+    divided by the number of parameter elements: 8 for Adam's m and v in float32."""
+    elements = sum(p.numel() for group in optimizer.param_groups
+                   for p in group["params"])
+    stored = sum(tensor_bytes(value) for state in optimizer.state.values()
+                 for value in state.values())
+    return stored / elements
+
+
+def tensor_bytes(value) -> int:
+    """The bytes of a state entry's tensors: a tensor, or a list of them (as
+    pytorch-optimizer's SOAP keeps its matrices), else 0."""
+    if isinstance(value, torch.Tensor):
+        return value.nbytes
+    if isinstance(value, (list, tuple)):
+        return sum(tensor_bytes(item) for item in value)
+    return 0
+
+
+def state_report() -> str:
+    return "\n".join(["bytes of state per parameter element:"] + [
+        f"  {name:<26}{size:6.2f}" for name, size in STATE_BYTES.items()
+        if not name.endswith("(eager)")])
+
+
 def measure(shapes, device: str, rounds: int, only=None) -> dict[str, float]:
     """Median seconds per step of every candidate, interleaved over rounds."""
     table = candidates(device)
     optimizers = {}
+    references = {table[name][1] for name in only or () if name in table}
     for name, (factory, reference, _) in table.items():
-        skipped = only and name not in only and not name.startswith("torch")
+        skipped = (only and name not in only and name not in references
+                   and not name.startswith("torch"))
         if name == "ADOPT vs torch-adopt" or skipped:
             continue
-        optimizers[name] = build(factory, shapes, device)
+        try:
+            optimizers[name] = build(factory, shapes, device)
+        except NotApplicable:
+            continue
+        # the first set's (ResNet-18): Adafactor's factors depend on the shapes
+        STATE_BYTES.setdefault(name, state_bytes_per_element(optimizers[name]))
     times: dict[str, list[float]] = {name: [] for name in optimizers}
     for _ in range(rounds):
         for name, optimizer in optimizers.items():
@@ -151,11 +284,14 @@ def report(results: dict[str, dict[str, float]], device: str) -> str:
         header += f"{name[:22]:>24}"
     lines = [header, "-" * len(header)]
     for name, (_, reference, target) in table.items():
-        if name not in results[sets[0]]:
+        if all(name not in results[set_name] for set_name in sets):
             continue
         row = f"{name:<26}{reference or '(reference)':<26}"
         row += f"{'' if target is None else f'<={target:g}x':>7}"
         for set_name in sets:
+            if name not in results[set_name]:   # not applicable (Muon on a vector)
+                row += f"{'n/a':>24}"
+                continue
             ms = results[set_name][name] * 1e3
             if reference:
                 ratio = results[set_name][name] / results[set_name][reference]
@@ -181,6 +317,7 @@ def main() -> None:
     results = {name: measure(shapes, args.device, args.rounds, args.only)
                for name, shapes in parameter_sets().items()}
     print(report(results, args.device))
+    print(state_report())
 
 
 if __name__ == "__main__":

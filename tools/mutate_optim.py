@@ -1,6 +1,6 @@
 """Mutation check of optimlab.optim: break the math, make sure a test notices.
 
-    .venv/bin/python tools/mutate_optim.py [--jobs 2] [module ...]
+    .venv/bin/python tools/mutate_optim.py [--jobs 2] [module ...] [--tests PATH ...]
 
 Each mutant changes one place in the update rules (``update``, ``advance``, the
 helpers of ``transforms.py``, and the compiled kernels with the methods that
@@ -39,7 +39,18 @@ RULE_FUNCTIONS = {"update", "advance", "_mu", "ema_", "ema_of_squares_", "first_
                   "step_sizes", "nesterov_step_sizes", "rectification", "momentum_step_size",
                   "kernel_call", "adam_kernel_call",
                   # optimlab.optim.compiled
-                  "adam_kernel", "adopt_kernel", "sgd_momentum_kernel"}
+                  "adam_kernel", "adopt_kernel", "sgd_momentum_kernel",
+                  # lion.py, schedule_free.py (train/eval: the switch y <-> x)
+                  "lion_kernel", "schedule_free_kernel", "scheduled_lr",
+                  "average_weight", "step_numbers", "kernel_arguments",
+                  "normalisation", "direction", "train", "eval",
+                  # kronecker.py, shampoo.py, soap.py
+                  "mode_gram", "mode_products", "inverse_root", "eigenbasis",
+                  "refresh_eigenbasis_", "merged_shape", "rotated_adam_step",
+                  "step_size", "refresh_bases",
+                  # muon.py, adafactor.py
+                  "newton_schulz", "lr_scale", "relative_step_size",
+                  "average_of_squares_", "factored_second_moment", "rms"}
 SWAPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult}
 
 
@@ -88,7 +99,8 @@ def mutants(module: Path):
         yield f"{module.name}:{line} {what}", module.name, mutated
 
 
-def caught(snapshot: Path, label: str, module_name: str, source: str) -> tuple[str, bool]:
+def caught(snapshot: Path, tests: list[str], label: str, module_name: str,
+           source: str) -> tuple[str, bool]:
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "optimlab"
         shutil.copytree(snapshot, copy)
@@ -96,7 +108,7 @@ def caught(snapshot: Path, label: str, module_name: str, source: str) -> tuple[s
         env = {**os.environ, "PYTHONPATH": tmp, "PYTHONDONTWRITEBYTECODE": "1"}
         result = subprocess.run(
             [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-             "-o", "addopts=", str(ROOT / "tests" / "optim")],
+             "-o", "addopts=", *tests],
             cwd=ROOT, env=env, capture_output=True, text=True)
         return label, result.returncode != 0
 
@@ -105,6 +117,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("modules", nargs="*", help="file names in lib/optimlab/optim")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--tests", nargs="+", default=[str(ROOT / "tests" / "optim")],
+                        help="the tests run against each mutant (default: "
+                             "tests/optim); a mutant that some of them catch, all "
+                             "of them catch")
     args = parser.parse_args()
     names = args.modules or sorted(p.name for p in OPTIM.glob("*.py"))
     with tempfile.TemporaryDirectory() as tmp:
@@ -113,15 +129,16 @@ def main() -> int:
         shutil.copytree(PACKAGE, snapshot, ignore=shutil.ignore_patterns("__pycache__"))
         work = [m for name in names for m in mutants(snapshot / "optim" / name)]
         print(f"{len(work)} mutants")
-        survived = report(work, snapshot, args.jobs)
+        survived = report(work, snapshot, args.jobs, args.tests)
     print(f"{len(work) - len(survived)} of {len(work)} mutants caught")
     return 1 if survived else 0
 
 
-def report(work, snapshot: Path, jobs: int) -> list[str]:
+def report(work, snapshot: Path, jobs: int, tests: list[str]) -> list[str]:
     survived = []
     with ThreadPoolExecutor(jobs) as pool:
-        for label, was_caught in pool.map(lambda m: caught(snapshot, *m), work):
+        for label, was_caught in pool.map(lambda m: caught(snapshot, tests, *m),
+                                          work):
             print(("caught   " if was_caught else "SURVIVED ") + label, flush=True)
             if not was_caught:
                 survived.append(label)

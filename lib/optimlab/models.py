@@ -1,4 +1,5 @@
-"""The networks of the experiments: an MLP for MNIST and ResNets for CIFAR-10.
+"""The networks of the experiments: an MLP for MNIST, ResNets for CIFAR-10 and a
+character-level GPT for tiny Shakespeare (:func:`char_gpt`).
 
 * :func:`mlp` -- 784 inputs, one hidden layer of 784 ReLU units, 10 outputs, the
   MNIST network of Taniguchi et al., *ADOPT*, NeurIPS 2024 (Section 5).
@@ -25,8 +26,8 @@ import inspect
 
 from torch import nn
 
-__all__ = ["mlp", "resnet18_cifar", "resnet_cifar", "resnet20", "resnet8", "build", "source",
-           "MODELS"]
+__all__ = ["mlp", "resnet18_cifar", "resnet_cifar", "resnet20", "resnet8", "char_gpt",
+           "build", "source", "MODELS"]
 
 
 def mlp(inputs: int = 784, hidden: int = 784, classes: int = 10) -> nn.Sequential:
@@ -123,7 +124,15 @@ def resnet8(classes: int = 10) -> nn.Sequential:
     return resnet_cifar(1, classes)
 
 
-MODELS = {"mlp": mlp, "resnet18": resnet18_cifar, "resnet20": resnet20, "resnet8": resnet8}
+def char_gpt(vocabulary: int = 65) -> nn.Module:
+    """The character-level GPT of Part IV's race (:mod:`optimlab.transformer`)."""
+    from .transformer import char_gpt as build_gpt
+
+    return build_gpt(vocabulary)
+
+
+MODELS = {"mlp": mlp, "resnet18": resnet18_cifar, "resnet20": resnet20, "resnet8": resnet8,
+          "char_gpt": char_gpt}
 
 
 def build(name: str) -> nn.Module:
@@ -142,4 +151,8 @@ def source(name: str) -> str:
     parts = [MODELS[name]]
     if name in ("resnet20", "resnet8"):
         parts += [resnet_cifar, _BasicBlock]
+    if name == "char_gpt":
+        from . import transformer
+
+        parts.append(transformer)
     return "\n".join(inspect.getsource(part) for part in parts)

@@ -29,7 +29,8 @@ import torch
 from .data import TINYSHAKESPEARE_FILES, _resolve
 from .datafiles import DataFileError, check_folders, check_md5
 
-__all__ = ["SHAKESPEARE_URL", "SHAKESPEARE_MD5", "SHAKESPEARE_CHARACTERS",
+__all__ = ["SHAKESPEARE_URL", "SHAKESPEARE_MD5", "SHAKESPEARE_CHARACTERS", "CONTEXT",
+           "WindowBatches",
            "load_shakespeare", "TextSplits", "shakespeare_splits", "random_windows",
            "evaluation_windows"]
 
@@ -39,6 +40,7 @@ SHAKESPEARE_MD5 = TINYSHAKESPEARE_FILES["input.txt"]
 SHAKESPEARE_CHARACTERS = 1_115_394
 SHAKESPEARE_FILE = Path("tinyshakespeare") / "input.txt"
 FRACTIONS = (0.90, 0.05, 0.05)          # train, validation, test
+CONTEXT = 64                            # characters a window holds (the race's GPT)
 
 
 def _download(url: str, target: Path, md5: str) -> None:

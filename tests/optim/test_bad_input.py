@@ -6,9 +6,11 @@ import torch
 
 import optimlab.optim as ours
 
-ADAPTIVE = ["Adam", "AdamW", "AMSGrad", "NAdam", "RAdam", "ADOPT", "AdaShift"]
-EVERY = ["SGD", "Adagrad", "RMSprop", "Adadelta"] + ADAPTIVE
-WITH_EPS = ["Adagrad", "RMSprop", "Adadelta"] + ADAPTIVE
+ADAPTIVE = ["Adam", "AdamW", "AMSGrad", "NAdam", "RAdam", "ADOPT", "AdaShift",
+            "AdamWScheduleFree", "SOAP"]
+EVERY = ["SGD", "Adagrad", "RMSprop", "Adadelta"] + ADAPTIVE + ["Lion", "SGDScheduleFree",
+                                                                 "Shampoo", "Adafactor"]
+WITH_EPS = ["Adagrad", "RMSprop", "Adadelta"] + ADAPTIVE + ["Shampoo"]
 
 BAD = (
     [(name, "lr", -0.1) for name in EVERY]
@@ -141,6 +143,12 @@ NUMERIC = {  # the numeric hyperparameters of each optimizer's __init__
     "AdaShift": ["lr", "eps", "weight_decay"],
     "LAMB": ["lr", "eps", "weight_decay", "max_weight_norm"],
     "LARS": ["lr", "momentum", "weight_decay", "trust_coefficient"],
+    "Lion": ["lr", "weight_decay"],
+    "SGDScheduleFree": ["lr", "momentum", "weight_decay", "r", "weight_lr_power"],
+    "AdamWScheduleFree": ["lr", "eps", "weight_decay", "r", "weight_lr_power"],
+    "Shampoo": ["lr", "momentum", "weight_decay", "eps"],
+    "SOAP": ["lr", "eps", "weight_decay", "shampoo_beta"],
+    "Adafactor": ["lr", "beta2_decay", "d", "weight_decay", "beta1"],
 }
 NON_FINITE = [float("inf"), float("-inf"), float("nan")]
 NON_FINITE_CASES = (
@@ -170,6 +178,8 @@ OUT_OF_RANGE = [  # (optimizer, kwargs, the bad one): torch.optim.SGD takes mome
     ("LARS", dict(momentum=1.5), "momentum"), ("Adadelta", dict(rho=1.0), "rho"),
     ("LAMB", dict(max_weight_norm=-1.0), "max_weight_norm"),
     ("LARS", dict(trust_coefficient=-1e-3), "trust_coefficient"),
+    ("Adafactor", dict(beta2_decay=0.5), "beta2_decay"), ("Adafactor", dict(d=-1.0), "d"),
+    ("Adafactor", dict(beta1=1.0), "beta1"),
 ]
 
 

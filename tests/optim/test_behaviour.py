@@ -23,6 +23,9 @@ EVERY = [
     ("ADOPT", dict(weight_decay=0.01)),
     ("AdaShift", dict(keep_num=3)),
     ("AdaShift", dict(keep_num=2, phi=None)),
+    ("Lion", dict(weight_decay=0.1)),
+    ("SGDScheduleFree", dict(weight_decay=0.01, warmup_steps=5)),
+    ("AdamWScheduleFree", dict(weight_decay=0.01, warmup_steps=5)),
 ]
 
 

@@ -26,6 +26,9 @@ KERNEL_CASES = [
     ("RAdam", dict()),
     ("ADOPT", dict(weight_decay=0.01)),
     ("ADOPT", dict(clip_lambda=None, weight_decay=0.01, decouple=True)),
+    ("Lion", dict(weight_decay=0.1)),
+    ("SGDScheduleFree", dict(lr=0.1, weight_decay=0.01, warmup_steps=5)),
+    ("AdamWScheduleFree", dict(weight_decay=0.01, warmup_steps=5)),
 ]
 #: float32 costs a second compilation per variant: a few cases suffice.
 FLOAT32_CASES = [KERNEL_CASES[0], KERNEL_CASES[3], KERNEL_CASES[9]]

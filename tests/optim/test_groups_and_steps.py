@@ -15,6 +15,10 @@ CASES = {  # every optimizer; AdaShift with a queue short enough to move in a te
     "SGD": dict(momentum=0.9), "Adagrad": {}, "RMSprop": dict(centered=True),
     "Adadelta": {}, "Adam": {}, "AdamW": {}, "AMSGrad": {}, "NAdam": {}, "RAdam": {},
     "ADOPT": {}, "AdaShift": dict(keep_num=2), "LAMB": {}, "LARS": {},
+    "Lion": {}, "SGDScheduleFree": {}, "AdamWScheduleFree": {},
+    "Shampoo": dict(momentum=0.5),
+    "SOAP": {},  # no precondition_1d: the constant gradients give rank-1 statistics
+    "Adafactor": {},
 }
 
 

@@ -101,6 +101,8 @@ REFUSED = [  # (optimizer, kwargs, changes, message)
     ("SGD", dict(momentum=0.9), dict(momentum=1.5), "momentum must be a finite number"),
     ("SGD", dict(), dict(convention="nag"), "convention must be one of"),
     ("RMSprop", dict(), dict(centered="yes"), "centered must be True, False or None"),
+    ("Adafactor", dict(), dict(factored=False),
+     "has a factored second moment, but factored is now False"),
 ]
 
 

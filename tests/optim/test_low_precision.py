@@ -18,9 +18,15 @@ EVERY = {  # every optimizer, with the options that use all of its state
     "SGD": dict(momentum=0.9), "Adagrad": {}, "RMSprop": dict(centered=True, momentum=0.5),
     "Adadelta": {}, "Adam": {}, "AdamW": {}, "AMSGrad": {}, "NAdam": {}, "RAdam": {},
     "ADOPT": {}, "AdaShift": dict(keep_num=2), "LAMB": {}, "LARS": {},
+    "Lion": dict(weight_decay=0.1), "SGDScheduleFree": dict(weight_decay=0.1),
+    "AdamWScheduleFree": dict(weight_decay=0.1),
+    "SOAP": dict(precondition_1d=True),  # Shampoo: in test_shampoo.py (sums overflow)
+    "Adafactor": dict(beta1=0.9),
 }
 REFERENCES = {"SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "NAdam", "RAdam"}
-ONE_PATH = {"LAMB", "LARS"}  # a norm per tensor: no multi-tensor path, no foreach option
+ONE_PATH = {"LAMB", "LARS",  # a norm per tensor: no multi-tensor path, no foreach option
+            "SOAP",             # a matrix per tensor dimension: the same
+            "Adafactor"}        # RMS of θ and of the update per tensor: the same
 
 
 def gradient(t: int, dtype) -> torch.Tensor:
@@ -78,7 +84,10 @@ def test_the_paths_agree_and_are_finite_where_torch_optim_is(name, dtype):
 
 
 @pytest.mark.parametrize("name, dtype", [("ADOPT", torch.float16), ("Adam", torch.float16),
-                                         ("SGD", torch.float16), ("ADOPT", torch.bfloat16)],
+                                         ("SGD", torch.float16), ("ADOPT", torch.bfloat16),
+                                         ("Lion", torch.bfloat16),
+                                         ("SGDScheduleFree", torch.float16),
+                                         ("AdamWScheduleFree", torch.bfloat16)],
                          ids=str)
 def test_the_compiled_path_agrees_with_the_eager_one(name, dtype):
     eager = run(ours_on(name, "per-tensor"), dtype)

@@ -27,6 +27,12 @@ CASES = {  # every optimizer, with the options that give it all of its state
     "AdaShift": dict(keep_num=2),
     "LAMB": dict(weight_decay=0.01),
     "LARS": dict(),
+    "Lion": dict(weight_decay=0.01),
+    "SGDScheduleFree": dict(weight_decay=0.01, warmup_steps=3),
+    "AdamWScheduleFree": dict(weight_decay=0.01, warmup_steps=3),
+    "Shampoo": dict(momentum=0.9, weight_decay=0.01),
+    "SOAP": dict(precondition_1d=True, precondition_frequency=2),
+    "Adafactor": dict(beta1=0.9, weight_decay=0.01),
 }
 TORCH_COUNTERPART = {"SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "NAdam",
                      "RAdam"}

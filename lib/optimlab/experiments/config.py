@@ -25,7 +25,8 @@ __all__ = ["Config", "SCHEDULES", "DATASETS", "PRECISIONS"]
 #: Learning-rate schedules, each a factor of the base rate at update t = 1, 2, ...
 SCHEDULES = ("constant", "inverse-sqrt", "cosine")
 #: name -> size of the training split (an image folder's: the config's train_subset).
-DATASETS = {"mnist": 48_000, "cifar10": 40_000, "imagefolder": None}
+#: training windows of 64 characters for "shakespeare" (optimlab.text)
+DATASETS = {"mnist": 48_000, "cifar10": 40_000, "imagefolder": None, "shakespeare": 15_685}
 PRECISIONS = ("float32", "bf16")
 
 
@@ -146,6 +147,11 @@ class Config:
                      "fingerprint_steps", "image_size"):
             _check_int(name, getattr(self, name), 0)
         self._validate_image_folder()
+        if (self.dataset == "shakespeare") != (self.model == "char_gpt"):
+            raise ValueError(f"dataset 'shakespeare' and model 'char_gpt' go together, got "
+                             f"dataset {self.dataset!r} with model {self.model!r}")
+        if self.dataset == "shakespeare" and self.augment:
+            raise ValueError("augment is for images; dataset 'shakespeare' has none")
         if (self.steps > 0) == (self.epochs > 0):
             raise ValueError(f"give exactly one of steps and epochs, got steps={self.steps}, "
                              f"epochs={self.epochs}")

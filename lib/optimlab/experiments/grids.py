@@ -37,6 +37,7 @@ validation split, weight decay 10⁻⁴ as an L2 term, random crop + flip, batch
 
 from __future__ import annotations
 
+from . import charlm
 from .config import Config
 
 __all__ = ["GRIDS", "grid", "grid_command", "chosen_lrs", "best_lrs", "MNIST_LRS",
@@ -196,9 +197,11 @@ def imagenet(epochs: int = 50, seeds=(0,), device: str = "cuda",
 
 GRIDS = {"mnist": mnist, "cifar10": cifar10, "cifar10-smoke": cifar10_smoke,
          "cifar10-cpu-search": cifar10_cpu_search, "cifar10-cpu": cifar10_cpu,
-         "mnist-smoke": mnist_smoke, "imagenet": imagenet}
+         "mnist-smoke": mnist_smoke, "imagenet": imagenet,
+         "charlm-search": charlm.search, "charlm": charlm.final}
 #: The grids whose runs take minutes each: run them with checkpoints.
-CHECKPOINTED = ("cifar10", "cifar10-cpu-search", "cifar10-cpu", "imagenet")
+CHECKPOINTED = ("cifar10", "cifar10-cpu-search", "cifar10-cpu", "imagenet",
+                "charlm-search", "charlm")
 #: The options each grid takes (the command line's --epochs, --seeds, ...).
 OPTIONS = {"cifar10": ("epochs", "seeds", "device"),
            "cifar10-smoke": ("epochs", "seeds", "device"),
@@ -223,7 +226,8 @@ def grid_command(config: Config) -> str:
     base = f"python -m optimlab.experiments run {config.experiment}"
     if config.experiment == "mnist":
         return base
-    if config.experiment in ("cifar10-cpu-search", "cifar10-cpu"):
+    if config.experiment in ("cifar10-cpu-search", "cifar10-cpu", "charlm-search",
+                             "charlm"):
         return base + " --threads 1 --checkpoint-dir .checkpoints --resume"
     if config.experiment == "imagenet":
         return _imagenet_command(config)

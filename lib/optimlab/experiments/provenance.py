@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import __version__, data, optim
+from .. import __version__, data, optim, text
 from . import architectures, imagefolder
 from .config import Config
 
@@ -43,7 +43,8 @@ def code_hashes(config: Config) -> dict[str, str]:
     :mod:`optimlab.optim`;
     ``model``: the model's builder (and torchvision's ResNet module for ResNets);
     ``data``: the split functions of :mod:`optimlab.data`, or for an image folder
-    :mod:`.imagefolder` (its transforms, order and sharding).
+    :mod:`.imagefolder` (its transforms, order and sharding), or for tiny
+    Shakespeare :mod:`optimlab.text`.
     """
     cls = getattr(optim, config.optimizer)
     optim_dir = Path(inspect.getfile(optim.Optimizer)).parent
@@ -63,6 +64,8 @@ def code_hashes(config: Config) -> dict[str, str]:
 def _data_hash(config: Config) -> str:
     if config.dataset == "imagefolder":
         return _sha(inspect.getsource(imagefolder))
+    if config.dataset == "shakespeare":
+        return _sha(inspect.getsource(text))
     splits = [inspect.getsource(f) for f in (data.split_indices, data.make_splits,
                                              data.mnist_splits, data.cifar10_splits)]
     return _sha("\n".join(splits) + f"\nseed={data.SPLIT_SEED}")

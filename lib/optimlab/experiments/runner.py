@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import data, optim
+from .. import data, optim, text
 from ..augment import CIFAR10_MEAN, CIFAR10_STD, DeviceBatches
 from ..schedules import Cosine, InverseSqrtDecay
 from . import architectures, checkpoint, imagefolder
@@ -76,7 +76,9 @@ def float32_list(values) -> list:
 # --- data --------------------------------------------------------------------------
 
 @functools.lru_cache(maxsize=2)
-def _splits(dataset: str) -> data.Splits:
+def _splits(dataset: str):
+    if dataset == "shakespeare":
+        return text.shakespeare_splits()
     return data.mnist_splits() if dataset == "mnist" else data.cifar10_splits()
 
 
@@ -86,7 +88,13 @@ def _nhwc(images: torch.Tensor) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=8)
 def _batches(dataset: str, part: str, subset: int, batch_size: int, augment: bool,
-             device: str, channels_last: bool) -> DeviceBatches:
+             device: str, channels_last: bool):
+    if dataset == "shakespeare":
+        ids = getattr(_splits(dataset), part)
+        if subset:
+            ids = ids[:subset * text.CONTEXT + 1]
+        return text.WindowBatches(ids, text.CONTEXT, batch_size, random=part == "train",
+                                  device=device)
     images = getattr(_splits(dataset), part)
     x, y = _nhwc(images.images), images.labels
     if subset:
@@ -159,9 +167,29 @@ def build(config: Config, device: str | torch.device = "cpu"):
     model = architectures.build(config.model).to(device)
     if _channels_last(config, device):
         model = model.to(memory_format=torch.channels_last)
-    optimizer = getattr(optim, config.optimizer)(model.parameters(),
-                                                 **config.optimizer_kwargs())
+    kwargs = config.optimizer_kwargs()
+    if config.optimizer == "Muon":
+        return model, _muon_with_adamw(model, kwargs)
+    optimizer = getattr(optim, config.optimizer)(model.parameters(), **kwargs)
     return model, optimizer
+
+
+ADAMW_PREFIX = "adamw_"
+
+
+def _muon_with_adamw(model, kwargs: dict):
+    """Muon for the hidden matrices, AdamW for the rest (:func:`optim.muon_with_adamw`).
+
+    Hyperparameters named ``adamw_…`` go to AdamW (``adamw_lr`` its learning rate,
+    AdamW's default otherwise), the others to Muon.  The schedule scales both: each
+    AdamW group keeps ``lr_ratio``, its rate over Muon's."""
+    adamw = {k[len(ADAMW_PREFIX):]: v for k, v in kwargs.items()
+             if k.startswith(ADAMW_PREFIX)}
+    muon = {k: v for k, v in kwargs.items() if not k.startswith(ADAMW_PREFIX)}
+    optimizer = optim.muon_with_adamw(model, muon=muon, adamw=adamw)
+    for group in optimizer.adamw.param_groups:
+        group["lr_ratio"] = group["lr"] / muon["lr"]
+    return optimizer
 
 
 def _autocast(config: Config, device: torch.device):
@@ -172,13 +200,29 @@ def _autocast(config: Config, device: torch.device):
 
 def _update(model, optimizer, x, y, lr: float, autocast) -> torch.Tensor:
     for group in optimizer.param_groups:
-        group["lr"] = lr
+        group["lr"] = lr * group.get("lr_ratio", 1.0)
     with autocast:
-        loss = F.cross_entropy(model(x), y)
+        logits = model(x)                  # [batch, classes] or [batch, length, classes]
+        loss = F.cross_entropy(logits.flatten(0, -2), y.flatten())
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
     return loss.detach()
+
+
+@contextlib.contextmanager
+def _evaluation_weights(optimizer):
+    """The weights to evaluate: a Schedule-Free optimizer's averaged point x, moved
+    into the parameters by its ``eval()`` and back to y by ``train()``; for every
+    other optimizer, the parameters as they are."""
+    switches = hasattr(optimizer, "eval") and hasattr(optimizer, "train")
+    if switches:
+        optimizer.eval()
+    try:
+        yield
+    finally:
+        if switches:
+            optimizer.train()
 
 
 @torch.no_grad()
@@ -189,12 +233,13 @@ def _evaluate(model, batches, autocast, world: World = SINGLE
     model.eval()
     total_loss = torch.zeros((), dtype=torch.float64, device=batches.labels.device)
     correct = torch.zeros((), dtype=torch.int64, device=batches.labels.device)
-    n = batches.labels.shape[0]
+    n = batches.labels.numel()                 # images, or characters predicted
     for x, y in _in_order(batches, world):
         with autocast:
             logits = model(x)
-        total_loss += F.cross_entropy(logits.float(), y, reduction="sum").double()
-        correct += (logits.argmax(1) == y).sum()
+        total_loss += F.cross_entropy(logits.float().flatten(0, -2), y.flatten(),
+                                      reduction="sum").double()
+        correct += (logits.argmax(-1) == y).sum()
     model.train()
     return world.sum(total_loss).item() / n, world.sum(correct).item() / n
 
@@ -313,7 +358,8 @@ def run(config: Config, *, progress: bool = False, checkpoint_dir=None, resume: 
 
     def evaluate(split) -> tuple[float, float]:
         world.sync_buffers(model)
-        return _evaluate(model, split, autocast, world)
+        with _evaluation_weights(optimizer):
+            return _evaluate(model, split, autocast, world)
 
     def evaluate_now(step: int, epoch: float):
         evals = state["evals"]

@@ -67,6 +67,10 @@ class TensorList:
                 tensor.rsqrt_()
         return self
 
+    def sign_(self) -> "TensorList":
+        torch._foreach_sign_(self.tensors)
+        return self
+
     def clamp_(self, min: float | None = None, max: float | None = None) -> "TensorList":
         if min is not None:
             torch._foreach_clamp_min_(self.tensors, min)

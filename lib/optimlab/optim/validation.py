@@ -44,6 +44,17 @@ def positive(name: str, value) -> None:
     _require(name, value, lambda x: x > 0, "> 0")
 
 
+def non_positive(name: str, value) -> None:
+    """``value <= 0`` (an exponent of a decaying schedule, such as Adafactor's)."""
+    _require(name, value, lambda x: x <= 0, "<= 0")
+
+
+def finite(name: str, value) -> None:
+    """Any finite real number (a coefficient of a polynomial, ...)."""
+    if not math.isfinite(_number(name, value)):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+
+
 def decay_rate(name: str, value) -> None:
     """A decay rate of a moving average or a momentum: ``0 <= value < 1``
     (at 1 the average never forgets and a momentum buffer grows without bound)."""
@@ -69,6 +80,14 @@ def positive_int(name: str, value) -> None:
         raise TypeError(f"{name} must be an int, got {value!r}")
     if value < 1:
         raise ValueError(f"{name} must be >= 1, got {value}")
+
+
+def non_negative_int(name: str, value) -> None:
+    """A count that may be 0, such as ``warmup_steps``: an int >= 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
 
 
 def one_of(name: str, value, allowed) -> None:

@@ -142,3 +142,84 @@ def test_window_batches_for_the_runner(splits):
         next(validation.epoch(torch.Generator()))
     with pytest.raises(ValueError, match="batch_size"):
         text.WindowBatches(splits.validation, 64, 0, random=False)
+
+
+def test_the_runner_trains_the_gpt_on_shakespeare_and_evaluates_every_character():
+    from optimlab.experiments import runner
+    from optimlab.experiments.config import Config
+
+    config = Config(experiment="charlm-test", model="char_gpt", dataset="shakespeare",
+                    optimizer="AdamW", lr=3e-3, batch_size=8, steps=6, eval_every=3,
+                    train_subset=64, eval_subset=4, fingerprint_steps=2)
+    result = runner.run(config)
+    assert len(result["train_loss"]) == 6 and result["evals"]["step"] == [0, 3, 6]
+    losses = result["evals"]["val_loss"]
+    assert abs(losses[0] - torch.log(torch.tensor(65.0)).item()) < 0.1   # uniform at first
+    assert losses[-1] < losses[0]
+    model, _ = runner.build(config)
+    validation = runner._eval_batches(config, "validation", torch.device("cpu"))
+    assert validation.labels.numel() == 4 * 64
+    loss, accuracy = runner._evaluate(model, validation, runner.contextlib.nullcontext())
+    logits = model(validation.inputs)
+    expected = torch.nn.functional.cross_entropy(logits.flatten(0, 1),
+                                                 validation.labels.flatten())
+    assert loss == pytest.approx(expected.item(), rel=1e-6)
+    assert result["fingerprint"] == runner.fingerprint(config)
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"model": "mlp"}, "go together"),
+    ({"augment": True}, "augment"),
+])
+def test_a_language_config_names_what_does_not_fit(fields, message):
+    from optimlab.experiments.config import Config
+
+    settings = dict(experiment="charlm-test", model="char_gpt", dataset="shakespeare",
+                    optimizer="AdamW", lr=1e-3, batch_size=8, steps=4)
+    with pytest.raises(ValueError, match=message):
+        Config(**{**settings, **fields})
+
+
+def test_muon_runs_hidden_matrices_and_adamw_the_rest_both_on_the_schedule():
+    from optimlab.experiments import runner
+    from optimlab.experiments.config import Config
+
+    config = Config(experiment="charlm-test", model="char_gpt", dataset="shakespeare",
+                    optimizer="Muon", lr=0.02, batch_size=8, steps=4, train_subset=64,
+                    eval_subset=4, schedule="cosine", fingerprint_steps=2,
+                    hyperparameters={"adamw_lr": 3e-3, "adamw_weight_decay": 0.1})
+    model, optimizer = runner.build(config)
+    muon, adamw = optimizer.param_groups
+    assert all(p.dim() == 2 for p in muon["params"]) and len(muon["params"]) == 16
+    assert any(p is model.head.weight for p in adamw["params"])
+    assert any(p is model.token_embedding.weight for p in adamw["params"])
+    assert adamw["weight_decay"] == 0.1
+    x, y = next(runner.train_batches(config).epoch(runner.epoch_generator(config, 0)))
+    runner._update(model, optimizer, x, y, 0.01, runner.contextlib.nullcontext())
+    assert (muon["lr"], adamw["lr"]) == pytest.approx((0.01, 1.5e-3))
+
+
+def test_the_race_grids_and_the_choice_of_learning_rate(monkeypatch):
+    from optimlab.experiments import cache, charlm, grids
+
+    search = grids.grid("charlm-search")
+    assert len(search) == 18 and {c.optimizer for c in search} == set(charlm.OPTIMIZERS)
+    assert all(not c.test_at_end and c.steps == charlm.SEARCH_STEPS for c in search)
+    assert {c.schedule for c in search if c.optimizer == "AdamWScheduleFree"} == {"constant"}
+    losses = {1e-3: 1.9, 3e-3: 1.7, 1e-2: 1.7}          # a tie goes to the smaller rate
+
+    def fake_load(config, root=None):
+        diverged = config.optimizer == "Lion" and config.lr == 1e-3
+        loss = losses.get(config.lr, 2.0) if config.optimizer != "Lion" else config.lr
+        return {"diverged": diverged, "evals": {"val_loss": [9.0, loss]}}
+
+    monkeypatch.setattr(cache, "load", fake_load)
+    chosen = charlm.chosen_lrs()
+    assert chosen["AdamW"] == 3e-3 and chosen["Lion"] == 1e-4
+    final = grids.grid("charlm")
+    assert len(final) == 18 and all(c.test_at_end and c.steps == charlm.FINAL_STEPS
+                                    for c in final)
+    assert {c.seed for c in final} == set(charlm.SEEDS)
+    monkeypatch.setattr(cache, "load", lambda config, root=None: None)
+    with pytest.raises(cache.MissingResultError, match="charlm-search"):
+        charlm.chosen_lrs()
