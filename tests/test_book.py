@@ -46,8 +46,8 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def browser():
+def chrome(*flags: str, console: bool = False):
+    """Headless Chromium with the given extra flags (``console``: its log readable)."""
     if not (CHROMIUM and CHROMEDRIVER):
         pytest.fail("Chromium and chromedriver are needed (Debian packages chromium, "
                     "chromium-driver); `make test` installs them")
@@ -58,10 +58,18 @@ def browser():
     options.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--window-size=1400,1000"):
+                 "--disable-sync", "--no-first-run", *flags):
         options.add_argument(flag)
+    if console:
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_script_timeout(60)
+    return driver
+
+
+@pytest.fixture(scope="module")
+def browser():
+    driver = chrome("--window-size=1400,1000")
     yield driver
     driver.quit()
 
@@ -303,21 +311,8 @@ return problems;
 
 @pytest.fixture(scope="module")
 def layout_browser():
-    """A browser whose console errors can be read, with an exact viewport."""
-    if not (CHROMIUM and CHROMEDRIVER):
-        pytest.fail("Chromium and chromedriver are needed; `make test` installs them")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--hide-scrollbars"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_script_timeout(60)
+    """A browser whose console errors can be read (the viewport is set per page)."""
+    driver = chrome("--hide-scrollbars", console=True)
     yield driver
     driver.quit()
 

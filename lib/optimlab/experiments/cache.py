@@ -37,7 +37,7 @@ from .records import DamagedResultError
 
 __all__ = ["results_root", "download", "path_for", "code_hashes", "save", "save_run",
            "load", "load_experiment", "run_or_load", "is_cheap", "command_for",
-           "describe", "MissingResultError", "StaleResultError", "ResultNotSavedError",
+           "describe", "search_records", "MissingResultError", "StaleResultError", "ResultNotSavedError",
            "DamagedResultError", "RUN_ENV_VAR", "RESULTS_ENV_VAR"]
 
 RUN_ENV_VAR = "OPTIMLAB_RUN"
@@ -118,6 +118,19 @@ def command_for(config: Config) -> str:
 
 
 # --- writing ---------------------------------------------------------------------------
+
+def search_records(configs, what: str, root=None) -> list[dict[str, Any]]:
+    """The cached records of a learning-rate search, in order; while any is missing,
+    :class:`MissingResultError` names it and the command that produces it."""
+    records = []
+    for config in configs:
+        record = load(config, root)
+        if record is None:
+            raise MissingResultError(f"{what} is incomplete ({config.label} is not "
+                                     f"cached): run `{command_for(config)}` first")
+        records.append(record)
+    return records
+
 
 def make_record(config: Config, result: dict[str, Any], command: str) -> dict[str, Any]:
     """The sealed record of a finished run of ``config``."""

@@ -67,12 +67,9 @@ def chosen_lrs(root=None) -> dict[str, float]:
     from . import cache
 
     best: dict[str, tuple[float, float]] = {}
-    for config in search():
-        record = cache.load(config, root)
-        if record is None:
-            raise cache.MissingResultError(
-                f"the search run {config.key()} is not cached: run `python -m "
-                f"optimlab.experiments run charlm-search` first")
+    configs = search()
+    records = cache.search_records(configs, "the race's learning-rate search", root)
+    for config, record in zip(configs, records):
         loss = float("inf") if record["diverged"] else record["evals"]["val_loss"][-1]
         name = config.optimizer
         if name not in best or (loss, config.lr) < best[name]:

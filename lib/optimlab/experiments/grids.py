@@ -129,15 +129,8 @@ def chosen_lrs(root=None) -> dict[str, float]:
     while any search run is not cached."""
     from . import cache
 
-    records = []
-    for config in cifar10_cpu_search():
-        record = cache.load(config, root)
-        if record is None:
-            raise cache.MissingResultError(
-                f"the learning-rate search of the CPU tier is incomplete ({config.label} "
-                f"is not cached): run `{grid_command(config)}` first")
-        records.append(record)
-    return best_lrs(records)
+    return best_lrs(cache.search_records(
+        cifar10_cpu_search(), "the learning-rate search of the CPU tier", root))
 
 
 def cifar10_cpu(root=None) -> list[Config]:
