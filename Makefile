@@ -14,6 +14,7 @@ export OPTIMLAB_DATA
 
 .PHONY: book test notebooks setup-cells data browser lock clean benchmark mutation \
 	experiments-mnist experiments-cifar10 experiments-cifar10-cpu experiments-smoke \
+	experiments-charlm \
 	audit benchmark-training
 
 # The book needs only its renderer: a light venv of its own (no torch, no optimlab).
@@ -87,6 +88,16 @@ experiments-cifar10: $(STAMP) data
 # seeds; two one-thread shards each, checkpointed every epoch, resumable.
 experiments-cifar10-cpu: $(STAMP) data
 	for grid in cifar10-cpu-search cifar10-cpu; do pids=""; \
+		for i in 0 1; do $(BIN)/python -m optimlab.experiments run $$grid --threads 1 \
+			--shard $$i/2 --checkpoint-dir .checkpoints --resume & pids="$$pids $$!"; done; \
+		for pid in $$pids; do wait $$pid || exit 1; done; \
+	done
+
+# The language-model race of Part IV (6 optimizers on the char-level GPT): the rate
+# search, then each optimizer at its chosen rate with three seeds; two one-thread
+# shards each, checkpointed, resumable (about 1 h of wall time on 2 idle cores).
+experiments-charlm: $(STAMP) data
+	for grid in charlm-search charlm; do pids=""; \
 		for i in 0 1; do $(BIN)/python -m optimlab.experiments run $$grid --threads 1 \
 			--shard $$i/2 --checkpoint-dir .checkpoints --resume & pids="$$pids $$!"; done; \
 		for pid in $$pids; do wait $$pid || exit 1; done; \
