@@ -223,3 +223,39 @@ def test_the_race_grids_and_the_choice_of_learning_rate(monkeypatch):
     monkeypatch.setattr(cache, "load", lambda config, root=None: None)
     with pytest.raises(cache.MissingResultError, match="charlm-search"):
         charlm.chosen_lrs()
+
+
+def test_a_muon_run_is_checkpointed_and_resumed_exactly(tmp_path):
+    """Muon + AdamW keeps a composite state dict; a run stopped after its first epoch
+    and resumed from the checkpoint ends as the run that never stopped."""
+    from optimlab.experiments import checkpoint, runner
+    from optimlab.experiments.config import Config
+
+    config = Config(experiment="charlm-test", model="char_gpt", dataset="shakespeare",
+                    optimizer="Muon", lr=0.02, batch_size=8, epochs=2, train_subset=32,
+                    eval_subset=2, fingerprint_steps=2,
+                    hyperparameters={"adamw_lr": 3e-3})
+    whole = runner.run(config)
+    model, optimizer = runner.build(config)
+    x, y = next(runner.train_batches(config).epoch(runner.epoch_generator(config, 0)))
+    runner._update(model, optimizer, x, y, 0.02, runner.contextlib.nullcontext())
+    path = checkpoint.path_for(tmp_path, config)
+    checkpoint.save(path, config, model, optimizer, {"step": 1})
+    restored_model, restored = runner.build(config)
+    assert checkpoint.load(path, config, restored_model, restored) == {"step": 1}
+    for part in ("muon", "adamw"):
+        saved, loaded = (o.state_dict()[part]["state"] for o in (optimizer, restored))
+        assert all(torch.equal(saved[i][k], loaded[i][k]) for i in saved for k in saved[i]
+                   if torch.is_tensor(saved[i][k]))
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_first_epoch(epoch, result):
+        raise Stop
+
+    with pytest.raises(Stop):
+        runner.run(config, checkpoint_dir=tmp_path / "run", on_epoch=stop_after_first_epoch)
+    resumed = runner.run(config, checkpoint_dir=tmp_path / "run", resume=True)
+    assert resumed["train_loss"] == whole["train_loss"]
+    assert resumed["evals"]["val_loss"] == whole["evals"]["val_loss"]

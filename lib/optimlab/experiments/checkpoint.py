@@ -52,15 +52,34 @@ def exists(path) -> bool:
     return file_for(path).is_file()
 
 
-def _flatten_optimizer(state_dict: dict) -> tuple[dict[str, np.ndarray], dict]:
+PARTS = "_parts"      # the sub-optimizers of a composite state dict (Muon + AdamW)
+
+
+def _flatten_optimizer(state_dict: dict, prefix: str = "optimizer"
+                       ) -> tuple[dict[str, np.ndarray], dict]:
     """Split an optimizer state dict into arrays and a JSON-ready remainder (every
-    top-level entry besides ``state`` is carried as it is)."""
+    top-level entry besides ``state`` is carried as it is).  A composite state dict,
+    whose parts are state dicts themselves (``MuonWithAdamW``), is split part by part."""
+    if "state" not in state_dict:
+        parts = [key for key, value in state_dict.items()
+                 if isinstance(value, dict) and "state" in value]
+        if not parts:
+            raise TypeError("the optimizer's state dict has no 'state' entry and no "
+                            "part that has one: it cannot be checkpointed")
+        arrays, plain = {}, {PARTS: parts}
+        for key, value in state_dict.items():
+            if key in parts:
+                part_arrays, plain[key] = _flatten_optimizer(value, f"{prefix}/{key}")
+                arrays.update(part_arrays)
+            else:
+                plain[key] = value
+        return arrays, plain
     arrays, plain = {}, {}
     for index, entries in state_dict["state"].items():
         plain[str(index)] = described = {}
         for name, value in entries.items():
             if isinstance(value, torch.Tensor):
-                arrays[f"optimizer/{index}/{name}"] = value.detach().cpu().numpy()
+                arrays[f"{prefix}/{index}/{name}"] = value.detach().cpu().numpy()
                 described[name] = {"tensor": True}
             elif isinstance(value, (bool, int, float)) or value is None:
                 described[name] = {"value": value}
@@ -71,11 +90,15 @@ def _flatten_optimizer(state_dict: dict) -> tuple[dict[str, np.ndarray], dict]:
     return arrays, {"state": plain, **rest}
 
 
-def _unflatten_optimizer(arrays, plain: dict, device) -> dict:
+def _unflatten_optimizer(arrays, plain: dict, device, prefix: str = "optimizer") -> dict:
+    if PARTS in plain:
+        return {key: (_unflatten_optimizer(arrays, value, device, f"{prefix}/{key}")
+                      if key in plain[PARTS] else value)
+                for key, value in plain.items() if key != PARTS}
     state = {}
     for index, described in plain["state"].items():
         state[int(index)] = {
-            name: (torch.from_numpy(arrays[f"optimizer/{index}/{name}"]).to(device)
+            name: (torch.from_numpy(arrays[f"{prefix}/{index}/{name}"]).to(device)
                    if entry.get("tensor") else entry["value"])
             for name, entry in described.items()}
     return {**plain, "state": state}
