@@ -259,3 +259,16 @@ def test_a_muon_run_is_checkpointed_and_resumed_exactly(tmp_path):
     resumed = runner.run(config, checkpoint_dir=tmp_path / "run", resume=True)
     assert resumed["train_loss"] == whole["train_loss"]
     assert resumed["evals"]["val_loss"] == whole["evals"]["val_loss"]
+
+
+def test_a_muon_runs_code_hash_covers_the_adamw_it_uses(monkeypatch):
+    from pathlib import Path
+
+    from optimlab.experiments import charlm, provenance
+
+    config = next(c for c in charlm.search() if c.optimizer == "Muon")
+    before = provenance.code_hashes(config)["optimizer"]
+    read = Path.read_text
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: read(self, *a, **k)
+                        + ("# edited" if self.name == "adam.py" else ""))
+    assert provenance.code_hashes(config)["optimizer"] != before

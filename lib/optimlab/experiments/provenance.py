@@ -46,9 +46,11 @@ def code_hashes(config: Config) -> dict[str, str]:
     :mod:`.imagefolder` (its transforms, order and sharding), or for tiny
     Shakespeare :mod:`optimlab.text`.
     """
-    cls = getattr(optim, config.optimizer)
+    classes = [getattr(optim, config.optimizer)]
+    if config.optimizer == "Muon":          # the runner gives the rest of the model AdamW
+        classes.append(optim.AdamW)
     optim_dir = Path(inspect.getfile(optim.Optimizer)).parent
-    modules = {Path(inspect.getfile(c)).name for c in cls.__mro__
+    modules = {Path(inspect.getfile(c)).name for cls in classes for c in cls.__mro__
                if c.__module__.startswith("optimlab.optim")}
     names = sorted(modules | {name for name in _OPTIM_SHARED if (optim_dir / name).is_file()})
     sources = [(optim_dir / name).read_text() for name in names]
