@@ -10,19 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from build_book import OUTPUT, build
 from notebooks import chapter_notebooks, repository_url
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
-
-
-@pytest.fixture(scope="session")
-def built_book():
-    result = build()
-    assert result.returncode == 0, "the book build failed or warned:\n" + \
-        (result.stdout + result.stderr)[-6000:]
-    return OUTPUT
 
 
 def test_book_builds_without_warnings(built_book):

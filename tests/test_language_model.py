@@ -167,6 +167,42 @@ def test_the_runner_trains_the_gpt_on_shakespeare_and_evaluates_every_character(
     assert result["fingerprint"] == runner.fingerprint(config)
 
 
+def test_a_finished_race_run_stores_the_text_its_averaged_weights_write(monkeypatch):
+    """A language-model run tested at the end keeps a sample of the model's text,
+    written from Schedule-Free's evaluation point x (not the training point y),
+    the same for the same seed; a record of such a run without it is damaged."""
+    from optimlab.experiments import cache, records, runner
+    from optimlab.experiments.config import Config
+
+    config = Config(experiment="charlm-test", model="char_gpt", dataset="shakespeare",
+                    optimizer="AdamWScheduleFree", lr=3e-3, batch_size=8, steps=4,
+                    train_subset=64, eval_subset=4, fingerprint_steps=2, test_at_end=True,
+                    hyperparameters={"warmup_steps": 2})
+    built = {}
+
+    def build_and_keep(*args, **kwargs):
+        built["model"], built["optimizer"] = runner.build.__wrapped__(*args, **kwargs)
+        return built["model"], built["optimizer"]
+
+    build_and_keep.__wrapped__ = runner.build
+    monkeypatch.setattr(runner, "build", build_and_keep)
+    result = runner.run(config)
+    sample = result["sample"]
+    assert sample.startswith(runner.SAMPLE_PROMPT)
+    assert len(sample) == len(runner.SAMPLE_PROMPT) + runner.SAMPLE_CHARACTERS
+    model, optimizer = built["model"], built["optimizer"]
+    optimizer.eval()                                        # the weights x
+    assert runner._sample_text(model, config.seed) == sample
+    assert runner._sample_text(model, config.seed + 1) != sample
+    optimizer.train()                                       # the weights y
+    assert runner._sample_text(model, config.seed) != sample
+    record = cache.make_record(config, result, "test")
+    assert records.validate(record, "record.json") == config
+    del record["sample"]
+    with pytest.raises(records.DamagedResultError, match="sample is missing"):
+        records.validate(record, "record.json")
+
+
 @pytest.mark.parametrize("fields, message", [
     ({"model": "mlp"}, "go together"),
     ({"augment": True}, "augment"),
@@ -203,7 +239,7 @@ def test_the_race_grids_and_the_choice_of_learning_rate(monkeypatch):
     from optimlab.experiments import cache, charlm, grids
 
     search = grids.grid("charlm-search")
-    assert len(search) == 18 and {c.optimizer for c in search} == set(charlm.OPTIMIZERS)
+    assert len(search) == 23 and {c.optimizer for c in search} == set(charlm.OPTIMIZERS)
     assert all(not c.test_at_end and c.steps == charlm.SEARCH_STEPS for c in search)
     assert {c.schedule for c in search if c.optimizer == "AdamWScheduleFree"} == {"constant"}
     losses = {1e-3: 1.9, 3e-3: 1.7, 1e-2: 1.7}          # a tie goes to the smaller rate

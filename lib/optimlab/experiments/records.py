@@ -120,6 +120,8 @@ def _check_fields(record: dict[str, Any]) -> Config:
     test = _require(record, "test", dict, "")
     for name, nullable in (("loss", True), ("accuracy", False)):
         _series(record, f"test.{name}", [test.get(name)], 1, nullable)
+    if config.dataset == "shakespeare":          # the text the trained model writes
+        _require(record, "sample", str, "")
     return config
 
 

@@ -46,6 +46,9 @@ __all__ = ["run", "fingerprint", "epoch_seed", "epoch_generator", "lr_at", "floa
 #: Per-channel mean and standard deviation of the training images, in [0, 1] units.
 NORMALISATION = {"mnist": ((0.1307,), (0.3081,)), "cifar10": (CIFAR10_MEAN, CIFAR10_STD)}
 EVAL_BATCH = 1000
+#: What a finished language-model run writes (``sample`` in its result): the prompt,
+#: the number of characters sampled after it, and the softmax temperature.
+SAMPLE_PROMPT, SAMPLE_CHARACTERS, SAMPLE_TEMPERATURE = "ROMEO:\n", 300, 0.8
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -244,6 +247,22 @@ def _evaluate(model, batches, autocast, world: World = SINGLE
     return world.sum(total_loss).item() / n, world.sum(correct).item() / n
 
 
+@torch.no_grad()
+def _sample_text(model, seed: int) -> str:
+    """:data:`SAMPLE_CHARACTERS` characters the language model writes after
+    :data:`SAMPLE_PROMPT`, drawn at :data:`SAMPLE_TEMPERATURE` by a generator seeded
+    with the run's ``seed`` (the prompt included)."""
+    splits = _splits("shakespeare")
+    device = next(model.parameters()).device
+    prompt = splits.encode(SAMPLE_PROMPT).to(device)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    model.eval()
+    tokens = model.generate(prompt, SAMPLE_CHARACTERS, generator=generator,
+                            temperature=SAMPLE_TEMPERATURE)
+    model.train()
+    return splits.decode(tokens.cpu())
+
+
 @contextlib.contextmanager
 def _strict_float32():
     """No TF32 and deterministic cuDNN while the fingerprint is computed."""
@@ -303,7 +322,8 @@ def run(config: Config, *, progress: bool = False, checkpoint_dir=None, resume: 
     ``test_accuracy``), ``test`` (``loss``, ``accuracy`` after the last update; None
     when ``config.test_at_end`` is False),
     ``wall_time_s`` (training and evaluation, without the fingerprint) and
-    ``fingerprint_time_s``.
+    ``fingerprint_time_s``; a language model tested at the end adds ``sample``,
+    the text it writes after :data:`SAMPLE_PROMPT` (:func:`_sample_text`).
 
     With ``checkpoint_dir`` the state is written there after every epoch, the last
     one included (see :mod:`.checkpoint`), and the checkpoint is left in place: the
@@ -377,10 +397,13 @@ def run(config: Config, *, progress: bool = False, checkpoint_dir=None, resume: 
     def result() -> dict[str, Any]:
         """The result of the updates done so far: after epoch e, that of the run of
         ``config.replace(epochs=e)`` (the test split is evaluated now)."""
-        final_test = None
+        final_test, sample = None, {}
         if config.test_at_end:
             test_loss, test_accuracy = evaluate(test)
             final_test = {"loss": float32_list([test_loss])[0], "accuracy": test_accuracy}
+            if config.dataset == "shakespeare" and world.is_main:
+                with _evaluation_weights(optimizer):
+                    sample = {"sample": _sample_text(model, config.seed)}
         ranks = state["ranks_per_epoch"]
         shared = {} if max(ranks, default=1) == 1 else {"distributed": {
             "ranks_per_epoch": list(ranks), "batchnorm": batchnorm(model, device)}}
@@ -392,7 +415,7 @@ def run(config: Config, *, progress: bool = False, checkpoint_dir=None, resume: 
             "wall_time_s": round(time.perf_counter() - clock, 3),
             "fingerprint_time_s": round(fingerprint_time, 3),
             "diverged": any(v is None for v in state["train_loss"]),
-            **shared,
+            **sample, **shared,
         }
 
     pending: list[torch.Tensor] = []
