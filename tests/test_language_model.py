@@ -239,7 +239,7 @@ def test_the_race_grids_and_the_choice_of_learning_rate(monkeypatch):
     from optimlab.experiments import cache, charlm, grids
 
     search = grids.grid("charlm-search")
-    assert len(search) == 23 and {c.optimizer for c in search} == set(charlm.OPTIMIZERS)
+    assert len(search) == 24 and {c.optimizer for c in search} == set(charlm.OPTIMIZERS)
     assert all(not c.test_at_end and c.steps == charlm.SEARCH_STEPS for c in search)
     assert {c.schedule for c in search if c.optimizer == "AdamWScheduleFree"} == {"constant"}
     losses = {1e-3: 1.9, 3e-3: 1.7, 1e-2: 1.7}          # a tie goes to the smaller rate

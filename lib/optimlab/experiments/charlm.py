@@ -4,7 +4,7 @@ The character-level GPT of :mod:`optimlab.transformer` (0.8M parameters, context
 64) learns tiny Shakespeare (:mod:`optimlab.text`) with batches of 32 windows,
 on the CPU, one thread per run.  The protocol is the CIFAR-10 CPU tier's:
 
-1. ``charlm-search``: every optimizer at three to five learning rates around its usual
+1. ``charlm-search``: every optimizer at three to six learning rates around its usual
    value, seed 0, :data:`SEARCH_STEPS` updates, validation only (the test split
    is never seen);
 2. ``charlm``: each optimizer at the learning rate with the lowest final
@@ -37,7 +37,7 @@ OPTIMIZERS = {
                            "warmup_steps": 100}, (1e-3, 3e-3, 1e-2, 3e-2),
                           "constant"),
     "Adafactor": ({"relative_step": False, "beta1": 0.9},
-                  (1e-3, 3e-3, 1e-2, 3e-2, 1e-1),
+                  (1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1),
                   "cosine"),
     "SOAP": ({"betas": (0.95, 0.95), "weight_decay": 0.1}, (1e-3, 3e-3, 1e-2), "cosine"),
 }
