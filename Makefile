@@ -53,6 +53,11 @@ notebooks: $(STAMP) data setup-cells
 setup-cells: $(STAMP)
 	$(BIN)/python tools/notebooks.py setup-cells
 
+# The optimlab reference (book/api/), written from the package's docstrings.
+.PHONY: api
+api: $(STAMP)
+	$(BIN)/python tools/api_reference.py
+
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \

@@ -283,7 +283,7 @@ for (const img of article.querySelectorAll('img')) {
     cut(img.currentSrc, 80));
 }
 const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-const skip = 'pre, code, script, style, mjx-container, textarea, .highlight';
+const skip = 'pre, code, script, style, mjx-container, textarea, .highlight, .sig';
 for (let node = walker.nextNode(); node; node = walker.nextNode()) {
   const parent = node.parentElement;
   if (!parent || parent.closest(skip) || !parent.getClientRects().length) continue;

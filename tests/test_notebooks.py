@@ -23,7 +23,8 @@ def test_there_are_chapters_and_each_is_in_the_table_of_contents():
     for path in NOTEBOOKS:
         assert str(path.relative_to(ROOT).with_suffix("")) in in_toc, f"{path.name} not in _toc.yml"
     for entry in in_toc:
-        assert any((ROOT / entry).with_suffix(s).is_file() for s in (".md", ".ipynb")), entry
+        assert any((ROOT / entry).with_suffix(s).is_file()
+                   for s in (".md", ".ipynb", ".rst")), entry
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)

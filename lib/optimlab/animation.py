@@ -30,11 +30,14 @@ from .landscapes import Landscape
 from .plotting import BOOK_STYLE, PAGE_WIDTH, SCREEN_DPI, plot_landscape
 from .trajectories import Trajectory
 
+#: The scales of the loss panel that :func:`animate_paths` accepts.
 LOSS_SCALES = ("log", "linear")
 #: Natural pixels of the background image per displayed pixel ("retina").
 SHARPNESS = 2
-FAINT = 0.3                      # opacity of the complete paths in the background
-PATH_WIDTH = 2.0                 # the bold lines, in CSS pixels at full size
+#: Opacity of the complete paths drawn faintly in the background image.
+FAINT = 0.3
+#: Width of the bold animated lines, in CSS pixels at full size.
+PATH_WIDTH = 2.0
 
 
 def frame_indices(length: int, frames: int) -> list[int]:
@@ -85,6 +88,7 @@ class PathAnimation:
 
     @property
     def frames(self) -> int:
+        """The number of frames (one per entry of ``steps``)."""
         return len(self.steps)
 
     def __repr__(self) -> str:
@@ -161,9 +165,11 @@ class PathAnimation:
                 f'<defs>{"".join(defs)}</defs>{"".join(groups)}</svg>')
 
 
+#: The player's buttons, in order, and the tooltip of each.
 BUTTONS = {"first": "First frame", "previous": "Previous frame", "play": "Play",
            "next": "Next frame", "last": "Last frame"}
-# Their icons in a 16 × 16 box: no icon font, no glyph that a reader's fonts lack.
+#: Their icons, SVG shapes in a 16 × 16 box (``pause`` replaces ``play`` while
+#: playing): no icon font, no glyph that a reader's fonts lack.
 ICONS = {"first": '<rect x="2" y="3" width="2" height="10"/><path d="M14 3V13L5 8Z"/>',
          "previous": '<path d="M12 3V13L4 8Z"/>', "play": '<path d="M4 2V14L13 8Z"/>',
          "pause": '<rect x="3" y="3" width="3.5" height="10"/>'
@@ -178,8 +184,9 @@ def _icon(name: str, hidden: bool = False) -> str:
             f'{";display:none" if hidden else ""}">{ICONS[name]}</svg>')
 
 
-# The player: shows frame k by cutting each path's list of commands after its
-# iterate of frame k.  It starts on the last frame, which the markup already shows.
+#: The player's script: it shows frame k by cutting each path's list of commands
+#: after its iterate of frame k, and starts on the last frame, which the markup
+#: already shows.
 PLAYER_JS = """(function () {
 var s = document.currentScript;
 var root = (s && s.closest('.optimlab-animation')) || document.getElementById('UID');

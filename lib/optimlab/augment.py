@@ -21,9 +21,10 @@ from typing import Iterator, Sequence
 import torch
 import torch.nn.functional as F
 
-#: Per-channel mean and standard deviation of CIFAR-10's 50,000 training images,
-#: pixel values scaled to [0, 1] (tests/test_augment.py recomputes them).
+#: Per-channel mean of CIFAR-10's 50,000 training images, pixel values scaled to
+#: [0, 1] (tests/test_augment.py recomputes it and :data:`CIFAR10_STD`).
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+#: Per-channel standard deviation of the same images, on the same scale.
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 
 

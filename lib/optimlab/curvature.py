@@ -151,9 +151,12 @@ class Lanczos:
 
     @property
     def steps(self) -> int:
+        """k, the number of Lanczos steps taken."""
         return self.alphas.numel()
 
     def tridiagonal(self, k: int | None = None) -> torch.Tensor:
+        """:math:`T_k` as a dense k × k matrix, after the first ``k`` steps (default:
+        all of them)."""
         k = self.steps if k is None else k
         return (torch.diag(self.alphas[:k]) + torch.diag(self.betas[:k - 1], 1)
                 + torch.diag(self.betas[:k - 1], -1))
@@ -197,6 +200,10 @@ def lanczos(matvec: MatVec, v0: torch.Tensor, steps: int) -> Lanczos:
 
 @dataclass(frozen=True)
 class CGResult:
+    """What :func:`conjugate_gradient` returns: the solution ``x``, the number of
+    products with A, whether it stopped at a direction of non-positive curvature,
+    and the residual norm ‖b − A x‖ as the recursion tracked it."""
+
     x: torch.Tensor
     iterations: int                 # products with A
     negative_curvature: bool        # stopped at a direction d with dᵀAd ≤ 0

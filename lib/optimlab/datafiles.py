@@ -28,6 +28,7 @@ class DataFileError(ValueError):
 
 
 def md5sum(path: Path) -> str:
+    """The MD5 digest of a file's bytes, in hexadecimal (read 1 MiB at a time)."""
     digest = hashlib.md5()
     with open(path, "rb") as file:
         for block in iter(lambda: file.read(1 << 20), b""):

@@ -45,13 +45,14 @@ from typing import Callable
 
 import torch
 
+#: The finite differences :func:`numerical_gradient` can take.
 METHODS = ("central", "forward")
 #: (upper bound of the relative error, verdict), checked in order.
 VERDICTS = ((1e-7, "correct"), (1e-4, "suspicious"), (math.inf, "wrong"))
 #: the default tolerance of :func:`gradient_check`: an entry passes when "correct"
 TOLERANCE = VERDICTS[0][0]
 #: an entry that misses the tolerance is at a kink when its one-sided slopes
-#: differ by more than this fraction of max(|analytic|, |numerical|)
+#: differ by more than this fraction of ``max(|analytic|, |numerical|)``
 KINK_JUMP = 1e-2
 #: the verdict printed for entries at a kink
 AT_KINK = "expected, no sign of a bug"
@@ -200,6 +201,7 @@ class GradientCheck:
 
     @property
     def worst_index(self) -> tuple[int, ...]:
+        """The index of the entry with :attr:`max_error`."""
         return _largest(self.errors, ~self._kink_mask)[1]
 
     @property

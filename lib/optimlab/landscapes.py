@@ -13,6 +13,7 @@ import math
 
 import torch
 
+#: A plotting window ``((x_min, x_max), (y_min, y_max))``.
 Bounds = tuple[tuple[float, float], tuple[float, float]]
 
 
@@ -89,6 +90,7 @@ class Quadratic(Landscape):
 
     @property
     def condition_number(self) -> float:
+        """κ = L/μ, the ratio of the largest to the smallest Hessian eigenvalue."""
         return self.L / self.mu
 
     def __call__(self, theta: torch.Tensor) -> torch.Tensor:

@@ -88,6 +88,7 @@ class CyclicProblem(_LinearProblem):
 
     @property
     def mean_gradient(self) -> float:
+        """The gradient of the average loss over one period, (C − (k − 1))/k."""
         return (self.C - (self.period - 1)) / self.period
 
     def gradients(self, t, shape, generator=None, dtype=torch.float64):
@@ -124,6 +125,7 @@ class StochasticProblem(_LinearProblem):
 
     @property
     def mean_gradient(self) -> float:
+        r""":math:`\delta`, the gradient of the expected loss."""
         return self.delta
 
     def gradients(self, t, shape, generator=None, dtype=torch.float64):

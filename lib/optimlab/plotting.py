@@ -23,6 +23,7 @@ PAGE_WIDTH = 6.875
 #: at this, so they stay sharp on high-density screens.
 SCREEN_DPI = 96
 
+#: The book's matplotlib settings (:func:`use_book_style` applies them).
 BOOK_STYLE = {
     "figure.figsize": (PAGE_WIDTH, 3.8),
     "figure.dpi": SCREEN_DPI,

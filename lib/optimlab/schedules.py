@@ -151,10 +151,14 @@ class Schedule:
         object.__setattr__(self, name, value)
 
     def factor(self, step: int) -> float:
+        r"""The factor :math:`\lambda_t` of the base rate at scheduler step ``step``
+        (0, 1, ...); what a subclass implements, unchecked (calling the schedule
+        checks it)."""
         raise NotImplementedError
 
     @property
     def label(self) -> str:
+        """A short name of the schedule with its arguments, for legends."""
         raise NotImplementedError
 
     def __call__(self, step: int) -> float:
@@ -341,9 +345,11 @@ class WarmupCosine(Schedule):
     .. math:: \lambda(s) = \begin{cases}
               \dfrac{s + 1}{W} & s < W, \\[1ex]
               \lambda_{\mathrm{final}} + \dfrac{1 - \lambda_{\mathrm{final}}}{2}
-              \left(1 + \cos\dfrac{\pi \min(s - W + 1,\; T - W + 1)}{T - W + 1}
-              \right) & s \ge W.
+              \left(1 + \cos \pi u_s\right) & s \ge W,
               \end{cases}
+
+    where :math:`u_s = \min(s - W + 1,\, T - W + 1) / (T - W + 1)` is the progress
+    of the cosine.
 
     The first update already moves (factor 1/W), the factor reaches its peak
     1 at step W − 1, where the cosine starts, and the cosine reaches

@@ -9,6 +9,8 @@ import torch
 
 from .landscapes import Landscape
 
+#: What :func:`run_optimizer` takes to build the optimizer: a function of the
+#: parameters, e.g. ``lambda params: optimlab.optim.Adam(params, lr=0.1)``.
 OptimizerFactory = Callable[[Iterable[torch.Tensor]], torch.optim.Optimizer]
 
 
@@ -21,6 +23,7 @@ class Trajectory:
 
     @property
     def final(self) -> torch.Tensor:
+        """θ_T, the last iterate."""
         return self.points[-1]
 
     @property

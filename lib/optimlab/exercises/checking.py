@@ -41,10 +41,16 @@ import torch
 
 from .time_limit import Outcome, call_with_time_limit
 
+#: The marks that open a passed and a failed check's message.
 PASS, FAIL = "✔", "✘"
-DEFAULT_TIME_LIMIT = 10.0  # seconds per call; the references take milliseconds
-HINT_WIDTH = 85            # the book's pages cut wider lines
-MAX_TEXT = 200             # characters of an error message or a repr in a hint
+#: Seconds that one call of a student's function may take (the references take
+#: milliseconds).
+DEFAULT_TIME_LIMIT = 10.0
+#: The width at which :func:`check` wraps its message: the book's pages cut wider
+#: lines.
+HINT_WIDTH = 85
+#: Characters of an error message or a ``repr`` that a hint shows (:func:`clip`).
+MAX_TEXT = 200
 
 
 @dataclass(frozen=True)
@@ -72,11 +78,16 @@ class Exercise:
 
 @dataclass(frozen=True)
 class CheckResult:
+    """The verdict of :func:`evaluate`: ``passed``, and the ``message`` that
+    :func:`check` prints, wrapped at ``width`` characters."""
+
     passed: bool
     message: str
     width: int = HINT_WIDTH  # :func:`check` wraps the message at this width
 
 
+#: Every exercise of the book by its label, filled by :func:`register` when the
+#: chapters' modules are imported.
 REGISTRY: dict[str, Exercise] = {}
 
 
@@ -88,6 +99,9 @@ def _checked_time_limit(seconds: Any, name: str = "time_limit") -> float:
 
 
 def register(exercise: Exercise) -> Exercise:
+    """Add ``exercise`` to :data:`REGISTRY` and return it; a ValueError if its
+    label is taken, it has no case, or its time limit is not a number of seconds
+    > 0."""
     if exercise.label in REGISTRY:
         raise ValueError(f"exercise label {exercise.label!r} is registered twice")
     if not exercise.cases:
@@ -98,6 +112,8 @@ def register(exercise: Exercise) -> Exercise:
 
 
 def get_exercise(label: str) -> Exercise:
+    """The registered exercise ``label``; a KeyError listing the known labels if
+    there is none."""
     try:
         return REGISTRY[label]
     except KeyError:

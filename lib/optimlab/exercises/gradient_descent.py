@@ -41,17 +41,21 @@ class QuadraticCase:
         self.text = f"A = diag{vector(diagonal)}" + ("" if b is None else f", b = {vector(b)}")
 
     def f(self, theta):
+        """f(θ) = ½ θᵀAθ − bᵀθ."""
         return 0.5 * theta @ self.A @ theta - self.b @ theta
 
     def grad(self, theta):
+        """∇f(θ) = Aθ − b."""
         return self.A @ theta - self.b
 
 
 def rosenbrock(theta):
+    """f(x, y) = (1 − x)² + 100 (y − x²)², Rosenbrock's valley, at θ = (x, y)."""
     return (1 - theta[0]) ** 2 + 100 * (theta[1] - theta[0] ** 2) ** 2
 
 
 def rosenbrock_grad(theta):
+    """The gradient of :func:`rosenbrock` at θ = (x, y)."""
     x, y = theta[0], theta[1]
     return torch.stack([-2 * (1 - x) - 400 * x * (y - x**2), 200 * (y - x**2)])
 

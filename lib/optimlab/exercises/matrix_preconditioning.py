@@ -6,7 +6,9 @@ import math
 
 from .checking import Case, Exercise, register
 
-MAX_PRECONDITION_DIM = 10000  # SOAP's default in optimlab.optim.SOAP
+#: The largest side of a tensor that gets a preconditioner matrix: the default of
+#: :class:`optimlab.optim.SOAP`.
+MAX_PRECONDITION_DIM = 10000
 
 
 def state_numbers(shape):

@@ -70,7 +70,7 @@ register(Exercise(
 def stable(eta, beta, lam):
     """Reference: whether the heavy ball converges to 0 from every start on ½λθ²,
     that is whether both roots of r² − (1 + β − ηλ) r + β lie inside the unit
-    circle: exactly when |β| < 1 and 0 < ηλ < 2(1 + β) (hb-stable)."""
+    circle: exactly when −1 < β < 1 and 0 < ηλ < 2(1 + β) (hb-stable)."""
     return abs(beta) < 1 and 0 < eta * lam < 2 * (1 + beta)
 
 

@@ -75,7 +75,8 @@ register(Exercise(
 # ---------------------------------------------------------------- ex-so-saddle-free
 
 def saddle_free_newton(grad, hess, theta0, num_steps):
-    """Reference: iterates of θ ← θ − |H|⁻¹ ∇f(θ), |H| = Q|Λ|Qᵀ for H = QΛQᵀ."""
+    """Reference: iterates of ``θ ← θ − |H|⁻¹ ∇f(θ)``, where ``|H| = Q|Λ|Qᵀ`` for
+    ``H = QΛQᵀ``."""
     thetas = [theta0]
     for _ in range(num_steps):
         lam, Q = torch.linalg.eigh(hess(thetas[-1]))

@@ -44,8 +44,11 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-RETRY_SECONDS = 0.005  # how often a swallowed TimeLimitExceeded is raised again
-GRACE_SECONDS = 2.0    # then: warn (main thread) or give the thread up
+#: Seconds between the repeats of a TimeLimitExceeded that the function swallowed.
+RETRY_SECONDS = 0.005
+#: Seconds of such repeats after the limit; then the main thread warns that the
+#: function catches the exception, and another thread is given up.
+GRACE_SECONDS = 2.0
 
 
 class TimeLimitExceeded(BaseException):

@@ -27,6 +27,8 @@ def _resnet50() -> nn.Module:
 
 
 _TORCHVISION = {"resnet50": _resnet50}
+#: Every network a config can name, sorted: :data:`optimlab.models.MODELS`'s and
+#: ``"resnet50"``.
 NAMES = tuple(sorted([*models.MODELS, *_TORCHVISION]))
 
 

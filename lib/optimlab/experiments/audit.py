@@ -45,9 +45,10 @@ __all__ = ["RTOL", "ATOL", "BLOWUP", "RTOL_UNSTABLE", "REPLAY_RTOL", "REPLAY_ACC
            "REPLAY_BUDGET_S", "AuditResult", "compare", "audit_file", "replay_file",
            "compare_runs", "choose_replay", "cached_files", "audit", "NothingToAuditError"]
 
-#: Relative tolerance of a replayed run's losses against the record, and the
-#: largest difference of an accuracy (a fraction) -- one image in two thousand.
+#: Relative tolerance of a replayed run's losses against the record.
 REPLAY_RTOL = 1e-2
+#: The largest difference of a replayed accuracy from the record's (accuracies are
+#: fractions: one image in two thousand).
 REPLAY_ACCURACY = 5e-4
 #: Runs that took at most this long (their recorded wall time) can be replayed in CI.
 REPLAY_BUDGET_S = 120.0
@@ -59,6 +60,11 @@ class NothingToAuditError(FileNotFoundError):
 
 @dataclass
 class AuditResult:
+    """The verdict on one cache file: whether it passed (``ok``), the largest
+    relative difference of the recomputed losses, the ``reason`` (``"ok"`` or what
+    failed), the seconds it took, and the ``kind`` of check, ``"fingerprint"``
+    (:func:`audit_file`) or ``"replay"`` (:func:`replay_file`)."""
+
     path: Path
     label: str
     ok: bool

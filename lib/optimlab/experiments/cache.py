@@ -40,7 +40,10 @@ __all__ = ["results_root", "download", "path_for", "code_hashes", "save", "save_
            "describe", "search_records", "MissingResultError", "StaleResultError", "ResultNotSavedError",
            "DamagedResultError", "RUN_ENV_VAR", "RESULTS_ENV_VAR"]
 
+#: The environment variable that, set to ``1``, lets :func:`run_or_load` train a run
+#: that is not cached instead of raising :class:`MissingResultError`.
 RUN_ENV_VAR = "OPTIMLAB_RUN"
+#: The environment variable that names another results folder (:func:`results_root`).
 RESULTS_ENV_VAR = "OPTIMLAB_RESULTS"
 RESULTS_URL_ENV_VAR = "OPTIMLAB_RESULTS_URL"
 DEFAULT_RESULTS_URL = ("https://raw.githubusercontent.com/optimlab/from-gd-to-adopt/main/"

@@ -49,6 +49,7 @@ def file_for(path) -> Path:
 
 
 def exists(path) -> bool:
+    """Whether the stem ``path`` has a checkpoint file."""
     return file_for(path).is_file()
 
 

@@ -1,10 +1,12 @@
-"""``python -m optimlab.experiments``: fill, list and audit the result cache.
+r"""``python -m optimlab.experiments``: fill, list and audit the result cache.
+
+For example::
 
     python -m optimlab.experiments run mnist                 # the 48 MNIST runs (CPU)
     python -m optimlab.experiments run cifar10 --checkpoint-dir .checkpoints --resume
     python -m optimlab.experiments list mnist
-    python -m optimlab.experiments audit                     # every cached run, on the CPU
-    python -m optimlab.experiments oneshot cifar10 --out $OUT   # a lent GPU, see oneshot.py
+    python -m optimlab.experiments audit         # every cached run, on the CPU
+    python -m optimlab.experiments oneshot cifar10 --out $OUT  # see oneshot.py
     python -m optimlab.experiments import records.tar        # what oneshot returned
     torchrun --standalone --nproc-per-node 8 -m optimlab.experiments run imagenet \
         --checkpoint-dir .checkpoints --resume           # 8 GPUs share each run
@@ -209,6 +211,10 @@ def _fail(command: str, error: Exception) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: the process's arguments) and return
+    its exit status; an expected failure (a result that cannot be saved, a damaged
+    record, missing data, ...) is one line on stderr and the status 2, not a
+    traceback."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="python -m optimlab.experiments",
                                      description=__doc__.split("\n\n")[0])

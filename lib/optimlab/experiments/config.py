@@ -27,6 +27,7 @@ SCHEDULES = ("constant", "inverse-sqrt", "cosine")
 #: name -> size of the training split (an image folder's: the config's train_subset).
 #: training windows of 64 characters for "shakespeare" (optimlab.text)
 DATASETS = {"mnist": 48_000, "cifar10": 40_000, "imagefolder": None, "shakespeare": 15_685}
+#: The precisions a run can train in (``"bf16"``: autocast, on CUDA only).
 PRECISIONS = ("float32", "bf16")
 
 
@@ -63,15 +64,17 @@ class Config:
             (from α down to 0 at the last update), applied at every update t.
         batch_size: training minibatch size; an epoch drops the last partial batch.
             Under torchrun it is the global batch, split into equal shares.
-        steps, epochs: the number of updates, or of passes over the training split.
+        steps: the number of updates (0: ``epochs`` gives the length).
+        epochs: the number of passes over the training split (0: ``steps`` does).
         eval_every: evaluate on the validation split every this many updates
             (0: at the end of every epoch), always also before the first update
             and after the last.
         seed: initial weights, minibatch order and augmentation.
-        train_subset, eval_subset: use only the first n images of the training
-            (validation and test) split; 0 means all (for smoke tests).  An image
-            folder's train_subset is the number of training images it holds (> 0,
-            checked when the run reads the folder), and its eval_subset is 0.
+        train_subset: use only the first n images of the training split; 0 means
+            all (for smoke tests).  An image folder's is the number of training
+            images it holds (> 0, checked when the run reads the folder).
+        eval_subset: the same for the validation and test splits (an image
+            folder's is 0).
         augment: random crop and horizontal flip of the training images.
         precision: ``"float32"`` or ``"bf16"`` (autocast; only on CUDA).
         device: where the run trains, ``"cpu"`` or ``"cuda"``.
@@ -204,10 +207,14 @@ class Config:
 
     @property
     def steps_per_epoch(self) -> int:
+        """Updates per pass over the training split (the last partial batch
+        dropped)."""
         return self.train_size // self.batch_size
 
     @property
     def total_steps(self) -> int:
+        """The number of updates of the run: ``steps``, or ``epochs`` whole
+        epochs."""
         return self.steps if self.steps else self.epochs * self.steps_per_epoch
 
     @property

@@ -154,6 +154,7 @@ class World:
             raise SharingError(f"the ranks disagree about {what} ({listed})")
 
 
+#: The world of a run in one process: rank 0 of 1.
 SINGLE = World()
 
 

@@ -6,6 +6,7 @@
   updates, learning rate α/√t, weight decay 10⁻⁴ as an L2 term added to the
   gradient (each optimizer's ``weight_decay`` argument), validation every 500
   updates.  48 runs, on the CPU.
+
 Both CIFAR-10 tiers follow the course report's protocol (the seed's Section 4.3):
 the 40k/10k/10k split, Adam, ADOPT and SGD with momentum (:data:`CIFAR10_OPTIMIZERS`),
 learning rate α/√t with α from :data:`CIFAR10_LRS` chosen per optimizer on the
@@ -44,7 +45,9 @@ __all__ = ["GRIDS", "grid", "grid_command", "chosen_lrs", "best_lrs", "MNIST_LRS
            "MNIST_OPTIMIZERS", "CIFAR10_OPTIMIZERS", "CIFAR10_LRS",
            "IMAGENET_OPTIMIZERS", "OPTIONS"]
 
+#: The optimizers of the MNIST experiment, as in the ADOPT paper's Section 5.
 MNIST_OPTIMIZERS = ("Adam", "AMSGrad", "AdaShift", "ADOPT")
+#: The base learning rates α of the MNIST grid (each optimizer runs with all).
 MNIST_LRS = (1.0, 0.1, 0.01, 0.001)
 MNIST_SEEDS = (0, 1, 2)
 
@@ -188,6 +191,8 @@ def imagenet(epochs: int = 50, seeds=(0,), device: str = "cuda",
             for seed in seeds for name, hyper in IMAGENET_OPTIMIZERS.items()]
 
 
+#: Every named grid by name: the function that returns its configs (called with
+#: the grid's :data:`OPTIONS`; see :func:`grid`).
 GRIDS = {"mnist": mnist, "cifar10": cifar10, "cifar10-smoke": cifar10_smoke,
          "cifar10-cpu-search": cifar10_cpu_search, "cifar10-cpu": cifar10_cpu,
          "mnist-smoke": mnist_smoke, "imagenet": imagenet,

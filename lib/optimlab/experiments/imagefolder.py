@@ -42,11 +42,13 @@ from .architectures import RESNET50_CLASSES
 __all__ = ["FOLDER_ENV_VAR", "PARTS", "IMAGENET_MEAN", "IMAGENET_STD", "folder",
            "scan", "FolderBatches", "batches", "loader_workers"]
 
+#: The environment variable that names the image folder (:func:`folder`).
 FOLDER_ENV_VAR = "OPTIMLAB_IMAGEFOLDER"
 #: The runner's splits and the sub-folders that hold them.
 PARTS = {"train": "train", "validation": "val", "test": "test"}
-#: Per-channel mean and standard deviation of ImageNet's training images, in [0, 1].
+#: Per-channel mean of ImageNet's training images, pixel values scaled to [0, 1].
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
+#: Per-channel standard deviation of the same images, on the same scale.
 IMAGENET_STD = (0.229, 0.224, 0.225)
 #: Evaluation resizes the short side to image_size · 256/224, then crops the centre.
 RESIZE_RATIO = 256 / 224

@@ -33,6 +33,7 @@ from .config import Config
 __all__ = ["GradientGaps", "ScalingRun", "shard_gradients", "scaling_runs",
            "measure", "report", "BASE_BATCH", "BASE_LRS", "FACTORS"]
 
+#: The batch size of the base runs; a scaled run's batch is k times as large.
 BASE_BATCH = 32
 #: The rate of each optimizer at :data:`BASE_BATCH` (and its other arguments).
 BASE_LRS = {"SGD": (0.02, {"momentum": 0.9}), "ADOPT": (1e-3, {})}
@@ -42,9 +43,9 @@ FACTORS = (16, 32, 64)
 
 @dataclass(frozen=True)
 class GradientGaps:
-    """Largest |average of the shards' gradients - big batch's gradient|, relative
-    to the big batch's largest entry; and the ratio of their norms for a summed
-    loss.  ``ranks`` shards of ``batch_size`` images in all."""
+    """Largest ``|average of the shards' gradients - big batch's gradient|``,
+    relative to the big batch's largest entry; and the ratio of their norms for a
+    summed loss.  ``ranks`` shards of ``batch_size`` images in all."""
 
     ranks: int
     batch_size: int
@@ -56,6 +57,12 @@ class GradientGaps:
 
 @dataclass(frozen=True)
 class ScalingRun:
+    """One training run of :func:`scaling_runs`: the optimizer, batch size and rate;
+    the ``rule`` that gave the rate (``"base"`` at :data:`BASE_BATCH`, else how the
+    base rate was scaled: ``"same η"``, ``"√k η"``, ``"kη"``, ``"kη, warm-up"``); the
+    warm-up and total updates; the validation images, the final validation loss
+    and accuracy; and the seconds it took."""
+
     optimizer: str
     batch_size: int
     lr: float

@@ -54,9 +54,13 @@ from .config import Config
 __all__ = ["RTOL", "ATOL", "BLOWUP", "RTOL_UNSTABLE", "as_floats", "compare", "Verdict",
            "verdict", "recorded_threads", "recompute_fingerprint"]
 
+#: Relative tolerance of a recomputed fingerprint's losses (see above).
 RTOL = 3e-4
+#: Absolute tolerance added to it, for losses near zero.
 ATOL = 1e-6
+#: A run has blown up from the first stored loss above this many times its first.
 BLOWUP = 10.0
+#: Relative tolerance of the losses from that one on.
 RTOL_UNSTABLE = 3e-2
 
 _VERDICTS: dict[tuple, "Verdict"] = {}
@@ -123,6 +127,8 @@ class Verdict:
     max_relative_difference: float
 
     def describe(self) -> str:
+        """The verdict in words: which code changed, and whether the fingerprint
+        was reproduced."""
         if not self.changed:
             return "code unchanged"
         what = " and ".join(self.changed)
