@@ -152,6 +152,47 @@ def test_a_result_the_code_no_longer_reproduces_is_stale(tmp_path, tiny_result):
         cache.load_experiment("test", tmp_path)
 
 
+def test_the_audit_remembers_what_it_reproduced_and_a_chapter_trusts_only_that(
+        tmp_path, tiny_result, monkeypatch):
+    """After a code change that moves no number, ``audit`` stores which records it
+    reproduced under which code hashes; loading them then recomputes nothing, but
+    any other code (or a record the audit did not reproduce) is recomputed."""
+    from optimlab.experiments import reproduction
+
+    config = tiny()
+    path = cache.save(config, tiny_result, command="pytest", root=tmp_path)
+    _rewrite(path, lambda r: r["provenance"]["code_hash"].update(optimizer="0" * 16))
+    assert cli.main(["--results", str(tmp_path), "audit", "--replay", "none"]) == 0
+    stored = reproduction.read_reproduced(tmp_path)
+    digest = records.digest(records.read(path))
+    assert list(stored) == [digest]
+    assert stored[digest]["code_hash"]["optimizer"] != "0" * 16
+
+    recomputed = []
+    real = reproduction.recompute_fingerprint
+    monkeypatch.setattr(reproduction, "recompute_fingerprint",
+                        lambda record: recomputed.append(1) or real(record))
+    monkeypatch.setattr(reproduction, "_VERDICTS", {})
+    assert cache.load(config, tmp_path)["key"] == config.key()
+    assert [r["key"] for r in cache.load_experiment("test", tmp_path)] == [config.key()]
+    assert recomputed == []                                  # trusted: same hashes
+    assert cache.describe(config, tmp_path).endswith("fingerprint reproduced)")
+
+    monkeypatch.setattr(reproduction, "_VERDICTS", {})
+    stored[digest]["code_hash"]["model"] = "1" * 16          # reproduced under other code
+    reproduction.write_reproduced(tmp_path, stored)
+    assert cache.load(config, tmp_path)["key"] == config.key()
+    assert recomputed == [1]
+
+    monkeypatch.setattr(reproduction, "_VERDICTS", {})       # a changed number is stale
+    _rewrite(path, lambda r: r["fingerprint"].__setitem__(1, r["fingerprint"][1] * 1.01))
+    assert cli.main(["--results", str(tmp_path), "audit", "--replay", "none"]) == 1
+    assert reproduction.read_reproduced(tmp_path) == {}
+    (tmp_path / reproduction.REPRODUCED_FILE).write_text("{not json")
+    with pytest.raises(StaleResultError):                    # unreadable: recomputed
+        cache.load(config, tmp_path)
+
+
 def test_run_or_load_names_the_command_when_the_run_is_expensive(tmp_path, monkeypatch):
     monkeypatch.delenv(cache.RUN_ENV_VAR, raising=False)
     config = grids.grid("mnist")[5]

@@ -22,7 +22,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from equations import document_path, markdown_of
-from notebooks import ROOT, toc_files
+from notebooks import ROOT, prose_files
 
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
 from defined_terms import LABEL_PREFIX, label_for, term_and_key  # noqa: E402
@@ -45,7 +45,7 @@ class Entry:
 
 def book_markdown() -> dict[str, str]:
     """The markdown of every document in the table of contents but the glossary."""
-    return {entry: markdown_of(document_path(entry)) for entry in toc_files()
+    return {entry: markdown_of(document_path(entry)) for entry in prose_files()
             if entry != GLOSSARY}
 
 

@@ -308,3 +308,23 @@ def test_a_muon_runs_code_hash_covers_the_adamw_it_uses(monkeypatch):
     monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: read(self, *a, **k)
                         + ("# edited" if self.name == "adam.py" else ""))
     assert provenance.code_hashes(config)["optimizer"] != before
+
+
+def test_the_race_reads_its_measured_speeds_and_names_a_missing_or_bad_file(tmp_path):
+    import json
+
+    from optimlab.experiments import charlm
+
+    speeds = charlm.seconds_per_update()                   # the committed measurement
+    assert set(speeds) == set(charlm.OPTIMIZERS) and all(0 < v < 5 for v in speeds.values())
+    with pytest.raises(FileNotFoundError, match="benchmark_race.py --write"):
+        charlm.seconds_per_update(tmp_path)
+    path = tmp_path / charlm.TIMING_FILE
+    path.write_text(json.dumps({"seconds_per_update": {"AdamW": 0.1}}))
+    with pytest.raises(ValueError, match="not a timing of every optimizer"):
+        charlm.seconds_per_update(tmp_path)
+    path.write_text(json.dumps({"seconds_per_update": {n: -1.0 for n in speeds}}))
+    with pytest.raises(ValueError, match="must be positive"):
+        charlm.seconds_per_update(tmp_path)
+    path.write_text(json.dumps({"seconds_per_update": {n: 0.2 for n in speeds}}))
+    assert charlm.seconds_per_update(tmp_path) == {n: 0.2 for n in speeds}

@@ -248,6 +248,9 @@ def members(cls: type) -> list[Member]:
             kind, function = "method", attribute
         else:
             continue
+        if getattr(function, "hooked", False) and not inspect.unwrap(
+                function).__qualname__.startswith(f"{cls.__qualname__}."):
+            continue    # torch.optim.Optimizer re-binds an inherited step on first use
         found.append(Member(name, kind, function, _member_doc(cls, name, function)))
     analyzer = _analyzer(cls.__module__)
     order = analyzer.tagorder if analyzer else {}

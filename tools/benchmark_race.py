@@ -1,7 +1,7 @@
 """Seconds per update of each optimizer of the language-model race, in one process.
 
     python tools/benchmark_race.py              # measure and print
-    python tools/benchmark_race.py --write      # and store book/measurements/charlm-timing.json
+    python tools/benchmark_race.py --write     # store book/results/charlm-timing.json
 
 The grid's own wall times (``wall_time_s`` of each cached run) depend on what else
 the machine did while each run trained; this measures the six optimizers side by
@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-OUTPUT = ROOT / "book" / "measurements" / "charlm-timing.json"
+OUTPUT = ROOT / "book" / "results" / "charlm-timing.json"
 
 
 def trainers(configs):

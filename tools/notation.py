@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from equations import document_path, markdown_of, numbered_chapters  # noqa: E402
 from latex_symbols import Symbol, symbols  # noqa: E402
-from notebooks import ROOT, toc_files  # noqa: E402
+from notebooks import ROOT, prose_files  # noqa: E402
 
 NOTATION = "book/notation"
 # The Latin letters whose decorated or subscripted forms the table must list: all of
@@ -216,7 +216,7 @@ def _chapter_problems(row: Row, numbered: list[str]) -> list[str]:
 
 def book_pages() -> list[tuple[str, str]]:
     return [(entry, markdown_of(document_path(entry)))
-            for entry in toc_files() if entry != NOTATION]
+            for entry in prose_files() if entry != NOTATION]
 
 
 def check_book() -> list[str]:

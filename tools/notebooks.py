@@ -54,6 +54,16 @@ def toc_files() -> list[str]:
     return files
 
 
+#: Pages generated from the package's docstrings (``make api``), not written prose.
+GENERATED = "book/api/"
+
+
+def prose_files() -> list[str]:
+    """The documents of :func:`toc_files` that are written prose (chapters and
+    Markdown pages), without the generated reference under :data:`GENERATED`."""
+    return [entry for entry in toc_files() if not entry.startswith(GENERATED)]
+
+
 def chapter_notebooks() -> list[Path]:
     """The notebooks under ``book/`` (every chapter is one)."""
     return sorted(p for p in BOOK.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)

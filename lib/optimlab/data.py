@@ -56,30 +56,38 @@ from .datafiles import (  # DataFileError and md5sum belong to this module's int
     read_npz,
 )
 
+#: The environment variable that names the data root (:func:`data_root`).
 ENV_VAR = "OPTIMLAB_DATA"
 
+#: MNIST's four original files (in ``<root>/MNIST/raw``) and the MD5 of each.
 MNIST_FILES = {
     "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
     "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
     "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
     "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
 }
+#: The lossless CIFAR-10 arrays (in ``<root>/cifar10-npz``) and the MD5 of each.
 CIFAR10_NPZ_FILES = {
     "train.npz": "d58aafa937aad7a7d03ee9f9a5fc4ceb",
     "test.npz": "b05b2310b08d04d6bfd6d42bede12e99",
 }
-MNIST_CLASS_COUNTS = {  # images per digit 0-9 in the official files
+#: Images per digit 0-9 in MNIST's official training and test files (a loaded
+#: set must have exactly these).
+MNIST_CLASS_COUNTS = {
     "train": (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949),
     "t10k": (980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009),
 }
+#: Images per class in CIFAR-10's training and test sets.
 CIFAR10_CLASS_COUNTS = {"train": (5000,) * 10, "test": (1000,) * 10}
+#: CIFAR-10's class names, in the order of its labels 0-9.
 CIFAR10_CLASSES = (
     "airplane", "automobile", "bird", "cat", "deer",
     "dog", "frog", "horse", "ship", "truck",
 )
 
 
-# the character-level corpus of optimlab.text, as in karpathy/char-rnn
+#: The character-level corpus of :mod:`optimlab.text` (as in karpathy/char-rnn,
+#: in ``<root>/tinyshakespeare``) and its MD5.
 TINYSHAKESPEARE_FILES = {"input.txt": "6fb458f1232090904fb40fe944165e91"}
 
 
@@ -237,8 +245,12 @@ def load_cifar10(train: bool = True, root: str | os.PathLike | None = None,
                     CIFAR10_CLASSES)
 
 
-SPLIT_SEED = 20241104  # fixed once for every experiment (the ADOPT paper's arXiv date)
+#: The seed of every training/validation split, fixed once for every experiment
+#: (the ADOPT paper's arXiv date).
+SPLIT_SEED = 20241104
+#: Images of MNIST's official training set that go to the validation split.
 MNIST_VALIDATION = 12_000
+#: Images of CIFAR-10's training set that go to the validation split.
 CIFAR10_VALIDATION = 10_000
 
 
@@ -377,6 +389,8 @@ def prepare_data_root(source: str | os.PathLike,
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m optimlab.data prepare --source DIR`` or ``where``: the command
+    line of the module; returns the exit status (1 when ``prepare`` fails)."""
     parser = argparse.ArgumentParser(prog="python -m optimlab.data",
                                      description="Manage optimlab's data root.")
     commands = parser.add_subparsers(dest="command", required=True)

@@ -131,6 +131,7 @@ def char_gpt(vocabulary: int = 65) -> nn.Module:
     return build_gpt(vocabulary)
 
 
+#: The builder of each model a config can name, by that name.
 MODELS = {"mlp": mlp, "resnet18": resnet18_cifar, "resnet20": resnet20, "resnet8": resnet8,
           "char_gpt": char_gpt}
 

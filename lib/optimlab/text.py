@@ -34,13 +34,17 @@ __all__ = ["SHAKESPEARE_URL", "SHAKESPEARE_MD5", "SHAKESPEARE_CHARACTERS", "CONT
            "load_shakespeare", "TextSplits", "shakespeare_splits", "random_windows",
            "evaluation_windows"]
 
+#: Where the corpus is downloaded from when the data root lacks it.
 SHAKESPEARE_URL = ("https://raw.githubusercontent.com/karpathy/char-rnn/master/"
                    "data/tinyshakespeare/input.txt")
+#: The MD5 of the corpus file; a download with another is not kept.
 SHAKESPEARE_MD5 = TINYSHAKESPEARE_FILES["input.txt"]
+#: The length of the corpus in characters.
 SHAKESPEARE_CHARACTERS = 1_115_394
 SHAKESPEARE_FILE = Path("tinyshakespeare") / "input.txt"
 FRACTIONS = (0.90, 0.05, 0.05)          # train, validation, test
-CONTEXT = 64                            # characters a window holds (the race's GPT)
+#: Characters a window holds: the context of the race's GPT.
+CONTEXT = 64
 
 
 def _download(url: str, target: Path, md5: str) -> None:
@@ -99,9 +103,12 @@ class TextSplits(NamedTuple):
     characters: str
 
     def decode(self, ids) -> str:
+        """The text of a sequence of character ids."""
         return "".join(self.characters[int(i)] for i in ids)
 
     def encode(self, text: str) -> torch.Tensor:
+        """The character ids of ``text`` (int64); a ValueError naming the
+        characters that the corpus lacks."""
         index = {c: i for i, c in enumerate(self.characters)}
         unknown = sorted(set(text) - set(index))
         if unknown:

@@ -93,6 +93,8 @@ class CharGPT(nn.Module):
                 nn.init.normal_(output.weight, mean=0.0, std=0.02 / math.sqrt(2 * layers))
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The logits ``[batch, length, vocabulary]`` of ``tokens``; a ValueError for
+        another shape or a length beyond the context."""
         if tokens.ndim != 2 or tokens.shape[1] > self.context:
             raise ValueError(f"tokens must be [batch, length] with length <= "
                              f"{self.context}, got shape {tuple(tokens.shape)}")

@@ -213,10 +213,12 @@ def _read_record(path: Path, config: Config | None = None) -> dict[str, Any]:
     return record
 
 
-def check_current(record: dict[str, Any], path) -> reproduction.Verdict:
-    """The record's :func:`~.reproduction.verdict`; :class:`StaleResultError` when the
-    current code does not reproduce it."""
-    verdict = reproduction.verdict(record)
+def check_current(record: dict[str, Any], path, reproduced: dict | None = None
+                  ) -> reproduction.Verdict:
+    """The record's :func:`~.reproduction.verdict` (``reproduced``: what the audit
+    reproduced, :func:`~.reproduction.read_reproduced`); :class:`StaleResultError`
+    when the current code does not reproduce it."""
+    verdict = reproduction.verdict(record, reproduced)
     if not verdict.current:
         config = Config.from_dict(record["config"])
         raise StaleResultError(
@@ -242,7 +244,7 @@ def load(config: Config, root=None, allow_stale: bool = False) -> dict[str, Any]
         return None
     record = _read_record(path, config)
     if not allow_stale:
-        check_current(record, path)
+        check_current(record, path, reproduction.read_reproduced(root or results_root()))
     return record
 
 
@@ -255,6 +257,7 @@ def load_experiment(experiment: str, root=None, allow_stale: bool = False
     records.
     """
     folder = Path(root or results_root()) / experiment
+    reproduced = reproduction.read_reproduced(folder.parent)
     found = []
     for path in sorted(folder.glob("*.json")):
         try:
@@ -263,7 +266,7 @@ def load_experiment(experiment: str, root=None, allow_stale: bool = False
             warnings.warn(f"skipped: {error}", stacklevel=2)
             continue
         if not allow_stale:
-            check_current(record, path)
+            check_current(record, path, reproduced)
         found.append(record)
     return sorted(found, key=lambda r: (r["config"]["optimizer"], r["config"]["lr"],
                                         r["config"]["seed"]))

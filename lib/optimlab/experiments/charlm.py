@@ -20,9 +20,12 @@ embeddings, the head, the norms and the biases.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from .config import Config
 
 __all__ = ["OPTIMIZERS", "SEARCH_STEPS", "FINAL_STEPS", "SEEDS", "search", "final",
+           "TIMING_FILE", "seconds_per_update",
            "chosen_lrs"]
 
 #: name → (hyperparameters, learning rates searched, schedule)
@@ -41,8 +44,11 @@ OPTIMIZERS = {
                   "cosine"),
     "SOAP": ({"betas": (0.95, 0.95), "weight_decay": 0.1}, (1e-3, 3e-3, 1e-2), "cosine"),
 }
+#: Updates of a run of the learning-rate search.
 SEARCH_STEPS = 500
+#: Updates of a final run.
 FINAL_STEPS = 1500
+#: The seeds of the final runs.
 SEEDS = (0, 1, 2)
 BATCH = 32
 EVAL_EVERY = 100
@@ -87,3 +93,46 @@ def final(root=None) -> list[Config]:
     lrs = chosen_lrs(root)
     return [_config("charlm", name, lrs[name], seed, FINAL_STEPS, test_at_end=True)
             for seed in SEEDS for name in OPTIMIZERS]
+
+
+#: The measured seconds per update of each optimizer (``tools/benchmark_race.py
+#: --write``), a file of the results folder beside the experiment folders.
+TIMING_FILE = "charlm-timing.json"
+
+
+def seconds_per_update(root=None) -> dict[str, float]:
+    """Per optimizer of the race, the seconds one training update takes, measured
+    side by side in one process on one CPU thread (``tools/benchmark_race.py``).
+
+    Read from :data:`TIMING_FILE` in the results folder; without a checkout of the
+    repository (Colab) the file is first downloaded like a cache file.  A missing or
+    malformed file raises :class:`FileNotFoundError` or :class:`ValueError` naming it
+    and the command that writes it."""
+    import json
+    import os
+    import urllib.request
+
+    from . import cache, files
+
+    path = Path(root or cache.results_root()) / TIMING_FILE
+    if not path.is_file() and root is None and not cache._checkout_results().is_dir():
+        base = (os.environ.get(cache.RESULTS_URL_ENV_VAR) or cache.DEFAULT_RESULTS_URL)
+        try:
+            with urllib.request.urlopen(f"{base.rstrip('/')}/{TIMING_FILE}",
+                                        timeout=30) as response:
+                files.atomic_write_text(path, response.read().decode())
+        except OSError:
+            pass
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: measure the race's optimizers with "
+                                f"`python tools/benchmark_race.py --write` in a checkout")
+    try:
+        seconds = json.loads(path.read_text(encoding="utf-8"))["seconds_per_update"]
+        timing = {name: float(seconds[name]) for name in OPTIMIZERS}
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{path} is not a timing of every optimizer of the race "
+                         f"({error!r}); write it again with `python "
+                         f"tools/benchmark_race.py --write`") from None
+    if not all(0 < value < float("inf") for value in timing.values()):
+        raise ValueError(f"{path}: seconds per update must be positive, got {timing}")
+    return timing

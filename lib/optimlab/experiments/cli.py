@@ -33,6 +33,7 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -40,6 +41,8 @@ from . import audit as audit_module
 from . import cache, checkpoint, distributed, grids, large_batch, oneshot, runner
 from ..data import DataFileError, DatasetNotFoundError
 from .cache import StaleResultError
+from . import records as records_module
+from .config import Config
 from .records import DamagedResultError
 
 __all__ = ["main"]
@@ -166,11 +169,42 @@ def command_audit(args, argv) -> int:
     except audit_module.NothingToAuditError as error:
         _say(f"nothing to audit: {error}")
         return 2
+    _remember_reproduced(results, args.results, everything=not args.experiments)
     failed = [r for r in results if not r.ok]
     replays = sum(r.kind == "replay" for r in results)
     _say(f"audited {len(results) - replays} cached run(s) and replayed {replays} in "
          f"{time.perf_counter() - started:.1f} s: {len(failed)} failed")
     return 1 if failed else 0
+
+
+def _remember_reproduced(results, root, everything: bool) -> None:
+    """Store, for the chapters, which records the audit reproduced under changed
+    code (:data:`.reproduction.REPRODUCED_FILE`); with ``everything``, forget
+    records that are no longer in the cache."""
+    from . import provenance, reproduction
+
+    root = root or cache.results_root()
+    entries = reproduction.read_reproduced(root)
+    present = set()
+    for result in results:
+        if result.kind != "fingerprint" or "?" == result.label:
+            continue
+        try:
+            record = records_module.read(result.path)
+        except DamagedResultError:
+            continue
+        digest = records_module.digest(record)
+        present.add(digest)
+        hashes = provenance.code_hashes(Config.from_dict(record["config"]))
+        if result.ok and hashes != record["provenance"]["code_hash"]:
+            entries[digest] = {"code_hash": hashes,
+                               "max_relative_difference": result.max_relative_difference}
+        else:
+            entries.pop(digest, None)
+    if everything:
+        entries = {k: v for k, v in entries.items() if k in present}
+    if entries or (Path(root) / reproduction.REPRODUCED_FILE).exists():
+        reproduction.write_reproduced(root, entries)
 
 
 def command_oneshot(args, argv) -> int:

@@ -17,6 +17,15 @@ that shows only late in a run is the job of the audit's whole-run replay
 (:func:`optimlab.experiments.audit.replay_file`).  Verdicts are remembered for the
 life of the process, keyed by the record's digest and the current code hashes.
 
+Recomputing fingerprints costs seconds per run, too much for a chapter that reads
+dozens of runs after an edit of a docstring.  So ``python -m optimlab.experiments
+audit`` also writes what it reproduced to :data:`REPRODUCED_FILE` in the results
+folder: per record digest, the code hashes under which its fingerprint was
+recomputed and agreed.  :func:`verdict` with ``reproduced`` (what
+:func:`read_reproduced` reads) takes such an entry as the verdict when the current
+hashes are exactly those; any other change of the code recomputes.  The audit
+itself never reads the file: it recomputes every fingerprint.
+
 Why a tolerance and how large: the same float32 computation gives bitwise equal
 losses on one machine with one thread count (the recomputation therefore uses the
 thread count a CPU run recorded), but another CPU (other SIMD widths, other BLAS
@@ -42,7 +51,9 @@ non-finite again.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+from pathlib import Path
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,7 +63,8 @@ from . import provenance, records, runner
 from .config import Config
 
 __all__ = ["RTOL", "ATOL", "BLOWUP", "RTOL_UNSTABLE", "as_floats", "compare", "Verdict",
-           "verdict", "recorded_threads", "recompute_fingerprint"]
+           "verdict", "recorded_threads", "recompute_fingerprint", "REPRODUCED_FILE",
+           "read_reproduced", "write_reproduced"]
 
 #: Relative tolerance of a recomputed fingerprint's losses (see above).
 RTOL = 3e-4
@@ -64,6 +76,9 @@ BLOWUP = 10.0
 RTOL_UNSTABLE = 3e-2
 
 _VERDICTS: dict[tuple, "Verdict"] = {}
+#: The audit's record of the fingerprints it reproduced after a code change, in the
+#: results folder: {record digest: {"code_hash": {...}, "max_relative_difference": d}}.
+REPRODUCED_FILE = "fingerprints-reproduced.json"
 
 
 def as_floats(values) -> np.ndarray:
@@ -138,9 +153,11 @@ class Verdict:
                 f"difference {self.max_relative_difference:.1e})")
 
 
-def verdict(record) -> Verdict:
+def verdict(record, reproduced: dict | None = None) -> Verdict:
     """Whether the current code reproduces ``record`` (a record read by
-    :func:`optimlab.experiments.records.read`)."""
+    :func:`optimlab.experiments.records.read`).  ``reproduced``
+    (:func:`read_reproduced`) spares the recomputation when the audit reproduced
+    this record under exactly the current code hashes."""
     config = Config.from_dict(record["config"])
     current_hashes = provenance.code_hashes(config)
     stored_hashes = record["provenance"]["code_hash"]
@@ -148,8 +165,32 @@ def verdict(record) -> Verdict:
                            if stored_hashes.get(name) != current_hashes[name]))
     if not changed:
         return Verdict(True, (), False, 0.0)
-    memo_key = (records.digest(record), tuple(sorted(current_hashes.items())))
+    digest = records.digest(record)
+    memo_key = (digest, tuple(sorted(current_hashes.items())))
+    entry = (reproduced or {}).get(digest)
+    if memo_key not in _VERDICTS and isinstance(entry, dict) \
+            and entry.get("code_hash") == current_hashes:
+        _VERDICTS[memo_key] = Verdict(True, changed, True,
+                                      float(entry.get("max_relative_difference", 0.0)))
     if memo_key not in _VERDICTS:
         ok, difference = compare(record["fingerprint"], recompute_fingerprint(record))
         _VERDICTS[memo_key] = Verdict(ok, changed, True, difference)
     return _VERDICTS[memo_key]
+
+
+def read_reproduced(root) -> dict:
+    """The audit's :data:`REPRODUCED_FILE` under ``root``; an empty dict when there is
+    none or it cannot be read (the verdicts are then recomputed, never assumed)."""
+    try:
+        entries = json.loads((Path(root) / REPRODUCED_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return entries if isinstance(entries, dict) else {}
+
+
+def write_reproduced(root, entries: dict) -> Path:
+    """Store ``entries`` (record digest → code hashes and difference) atomically."""
+    from .files import atomic_write_text
+
+    text = json.dumps(dict(sorted(entries.items())), indent=1, sort_keys=True) + "\n"
+    return atomic_write_text(Path(root) / REPRODUCED_FILE, text)

@@ -68,8 +68,8 @@ class Adafactor(Optimizer):
 
     .. math::
         R_t &= \hat\beta_{2,t} R_{t-1} + (1 - \hat\beta_{2,t})\,
-            \operatorname{mean}_j G_t^2, \qquad
-        C_t = \hat\beta_{2,t} C_{t-1} + (1 - \hat\beta_{2,t})\,
+            \operatorname{mean}_j G_t^2 \\
+        C_t &= \hat\beta_{2,t} C_{t-1} + (1 - \hat\beta_{2,t})\,
             \operatorname{mean}_i G_t^2 \\
         \hat V_t &= R_t C_t / \max(\operatorname{mean}(R_t), \epsilon_1) \\
         U_t &= G_t / \max(\sqrt{\hat V_t}, \epsilon_1), \qquad

@@ -89,10 +89,13 @@ class RAdam(Adam):
             \theta_{t-1} - \eta\, r_t\, \hat m_t / (\sqrt{\hat v_t} + \epsilon) & \rho_t > 5 \\
             \theta_{t-1} - \eta\, \hat m_t & \text{otherwise (SGD with momentum)}
         \end{cases}
-        \qquad
+
+    where
+
+    .. math::
         r_t = \sqrt{\frac{(\rho_t - 4)(\rho_t - 2)\rho_\infty}{(\rho_\infty - 4)(\rho_\infty - 2)\rho_t}}
 
-    with :math:`\hat m_t, \hat v_t` as in :class:`Adam`; in PyTorch's form, used
+    and :math:`\hat m_t, \hat v_t` as in :class:`Adam`; in PyTorch's form, used
     here, :math:`\epsilon` is added to :math:`\sqrt{v_t}` before the bias
     correction of :math:`v`.  Numbers as ``torch.optim.RAdam``.
     """

@@ -8,6 +8,7 @@ from . import validation as check
 from .base import Optimizer
 from .transforms import bias_correction, ema_, l2_gradient
 
+#: The values of ``phi``: the maximum over each tensor, or none (per coordinate).
 SPATIAL_FUNCTIONS = ("max", None)
 
 

@@ -23,7 +23,8 @@ The base class runs ``update`` on one of three paths:
 * **compiled** (``compiled=True``, or by default for large CPU models, for the
   optimizers that have a kernel in :mod:`optimlab.optim.compiled`): the
   subclass's ``kernel_call`` names a one-pass kernel and its numbers for this
-  step, and one call of a ``torch.compile``d loop runs it on every parameter.
+  step, and one call of a loop compiled by ``torch.compile`` runs it on every
+  parameter.
 
 Only element-wise rules can be cut into chunks or batched across parameters;
 a subclass whose rule needs a whole tensor (a norm, a maximum) sets
@@ -54,6 +55,8 @@ from . import compiled as compiled_kernels
 from . import saved_state, validation
 from .tensorlist import TensorList
 
+#: A parameter's state: its entry of ``optimizer.state``, tensors and numbers by
+#: name.
 State = dict[str, Any]
 
 #: Parameter dtypes whose update is computed in float32 (see the module docstring).
@@ -61,7 +64,8 @@ REDUCED_PRECISION = (torch.float16, torch.bfloat16)
 
 
 class Optimizer(torch.optim.Optimizer):
-    """Lazy state, checked hyperparameters, and the three execution paths above."""
+    """Lazy state, checked hyperparameters, and the three execution paths of
+    :mod:`optimlab.optim.base`."""
 
     #: The update of each entry depends only on that entry of p, g and the state.
     elementwise: bool = True
@@ -94,6 +98,9 @@ class Optimizer(torch.optim.Optimizer):
         """Raise ValueError/TypeError naming a bad hyperparameter of ``group``."""
 
     def init_state(self, p: torch.Tensor, group: dict[str, Any]) -> State:
+        """The state of parameter ``p`` for the hyperparameters of ``group``,
+        created on its first step: a step count and tensors shaped like ``p``,
+        as a rule."""
         raise NotImplementedError
 
     def complete_state(self, p: torch.Tensor, state: State, group: dict[str, Any]) -> None:
@@ -106,6 +113,10 @@ class Optimizer(torch.optim.Optimizer):
         state["step"] += 1
 
     def update(self, p, g, state: State, group: dict[str, Any]) -> None:
+        """The update rule: change ``p`` and the tensors of ``state`` in place,
+        from the gradient ``g`` and the hyperparameters of ``group``.  ``p``,
+        ``g`` and the state tensors are a parameter, a chunk of one, or
+        :class:`TensorList` objects of several (see the module docstring)."""
         raise NotImplementedError
 
     def kernel_call(self, p, g, state: State, group: dict[str, Any]):
@@ -254,8 +265,8 @@ class Optimizer(torch.optim.Optimizer):
         ``compiled=True``: yes.  ``compiled=None`` (the default of the optimizers
         that have a kernel): yes on a CPU when the parameters hold
         ``compile_threshold`` elements in all and ``torch.compile`` is available;
-        never inside a ``torch.compile``d function, which compiles the eager
-        update itself.
+        never inside a function compiled by ``torch.compile``, which compiles the
+        eager update itself.
         """
         choice = group.get("compiled", False)
         if choice is False or not params or torch.compiler.is_compiling():

@@ -71,6 +71,8 @@ def matrices(state, name: str, sizes) -> list[torch.Tensor | None]:
 
 
 def zeros(n: int, p: torch.Tensor) -> torch.Tensor:
+    """An n x n matrix of zeros with ``p``'s dtype and device (a ``make`` of
+    :func:`factor_state`)."""
     return p.new_zeros((n, n))
 
 

@@ -17,6 +17,7 @@ from . import validation as check
 from .base import Optimizer
 from .transforms import bias_correction, ema_, ema_of_squares_, l2_gradient
 
+#: The Euclidean norm of a whole tensor (``torch.linalg.vector_norm``).
 norm = torch.linalg.vector_norm
 
 

@@ -220,20 +220,24 @@ class MuonWithAdamW(torch.optim.Optimizer):
 
     @property
     def optimizers(self) -> tuple[Optimizer, Optimizer]:
+        """``(muon, adamw)``, in the order they step."""
         return self.muon, self.adamw
 
     @property
     def param_groups(self) -> list[dict]:
+        """Muon's parameter groups, then AdamW's (the optimizers' own dicts)."""
         return self.muon.param_groups + self.adamw.param_groups
 
     @property
     def state(self) -> dict:
+        """Both optimizers' state, by parameter (a new dict at each call)."""
         return {**self.muon.state, **self.adamw.state}
 
     def __getstate__(self):
         return dict(self.__dict__)
 
     def add_param_group(self, param_group) -> None:
+        """Refused with a TypeError: a group goes to ``.muon`` or ``.adamw``."""
         raise TypeError("MuonWithAdamW: add a parameter group to one of its "
                         "optimizers: .muon.add_param_group(...) or "
                         ".adamw.add_param_group(...)")
@@ -250,14 +254,18 @@ class MuonWithAdamW(torch.optim.Optimizer):
         return loss
 
     def zero_grad(self, set_to_none: bool = True) -> None:
+        """``zero_grad`` of both optimizers."""
         for optimizer in self.optimizers:
             optimizer.zero_grad(set_to_none=set_to_none)
 
     def state_dict(self) -> dict:
+        """Both optimizers' state dicts, under ``"muon"`` and ``"adamw"``."""
         return {saved_state.CLASS_KEY: "MuonWithAdamW",
                 "muon": self.muon.state_dict(), "adamw": self.adamw.state_dict()}
 
     def load_state_dict(self, state_dict) -> None:
+        """Load both optimizers' parts of ``state_dict`` once both are checked;
+        a refused state dict changes neither optimizer."""
         try:
             saved_state.check_class(state_dict, "MuonWithAdamW")
             for key, optimizer in zip(("muon", "adamw"), self.optimizers):

@@ -9,6 +9,7 @@ from .base import Optimizer
 from .compiled import sgd_momentum_kernel
 from .transforms import ema_, heavy_ball_, l2_gradient
 
+#: The momentum conventions of ``convention`` (see :class:`SGD`).
 CONVENTIONS = ("pytorch", "ema")
 
 

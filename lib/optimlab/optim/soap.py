@@ -117,6 +117,8 @@ class SOAP(Optimizer):
         kronecker.check_hyperparameters(group)
 
     def layout(self, p, group):
+        """:func:`optimlab.optim.kronecker.layout` of ``p`` for ``group``: the shape
+        the preconditioners see and the size of each one's matrix."""
         return kronecker.layout(p.shape, group, bool(group["precondition_1d"]))
 
     def init_state(self, p, group):

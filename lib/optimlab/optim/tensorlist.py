@@ -29,6 +29,8 @@ class TensorList:
 
     # In place: self ← f(self, ...)
     def add_(self, other, alpha: float = 1.0) -> "TensorList":
+        """Each tensor plus ``alpha`` times ``other`` (a TensorList, entry by
+        entry, or a number), in place."""
         if isinstance(other, TensorList):
             torch._foreach_add_(self.tensors, other.tensors, alpha=alpha)
         else:
@@ -36,30 +38,38 @@ class TensorList:
         return self
 
     def mul_(self, other) -> "TensorList":
+        """Each tensor times ``other`` (a TensorList or a number), in place."""
         torch._foreach_mul_(self.tensors, _unwrap(other))
         return self
 
     def div_(self, other) -> "TensorList":
+        """Each tensor divided by ``other`` (a TensorList or a number), in place."""
         torch._foreach_div_(self.tensors, _unwrap(other))
         return self
 
     def lerp_(self, end: "TensorList", weight: float) -> "TensorList":
+        """Each tensor moved the fraction ``weight`` of the way to ``end``, in
+        place."""
         torch._foreach_lerp_(self.tensors, end.tensors, weight)
         return self
 
     def addcmul_(self, a: "TensorList", b: "TensorList", value: float = 1.0) -> "TensorList":
+        """Each tensor plus ``value · a · b``, in place."""
         torch._foreach_addcmul_(self.tensors, a.tensors, b.tensors, value=value)
         return self
 
     def addcdiv_(self, a: "TensorList", b: "TensorList", value: float = 1.0) -> "TensorList":
+        """Each tensor plus ``value · a / b``, in place."""
         torch._foreach_addcdiv_(self.tensors, a.tensors, b.tensors, value=value)
         return self
 
     def sqrt_(self) -> "TensorList":
+        """The square root of each entry, in place."""
         torch._foreach_sqrt_(self.tensors)
         return self
 
     def rsqrt_(self) -> "TensorList":
+        """The reciprocal square root of each entry, in place."""
         if hasattr(torch, "_foreach_rsqrt_"):                   # torch >= 2.6
             torch._foreach_rsqrt_(self.tensors)
         else:                                                   # the per-tensor numbers
@@ -68,10 +78,12 @@ class TensorList:
         return self
 
     def sign_(self) -> "TensorList":
+        """The sign of each entry (-1, 0 or 1), in place."""
         torch._foreach_sign_(self.tensors)
         return self
 
     def clamp_(self, min: float | None = None, max: float | None = None) -> "TensorList":
+        """Each entry clamped to ``[min, max]`` (None: no bound), in place."""
         if min is not None:
             torch._foreach_clamp_min_(self.tensors, min)
         if max is not None:
@@ -79,26 +91,33 @@ class TensorList:
         return self
 
     def copy_(self, other: "TensorList") -> "TensorList":
+        """``other``'s values copied into these tensors."""
         torch._foreach_copy_(self.tensors, other.tensors)
         return self
 
     # New lists: f(self, ...)
     def add(self, other, alpha: float = 1.0) -> "TensorList":
+        """A new list: each tensor plus ``alpha`` times ``other`` (a TensorList or a
+        number)."""
         if isinstance(other, TensorList):
             return TensorList(torch._foreach_add(self.tensors, other.tensors, alpha=alpha))
         return TensorList(torch._foreach_add(self.tensors, other * alpha))
 
     def mul(self, other) -> "TensorList":
+        """A new list: each tensor times ``other`` (a TensorList or a number)."""
         return TensorList(torch._foreach_mul(self.tensors, _unwrap(other)))
 
     def addcmul(self, a: "TensorList", b: "TensorList", value: float = 1.0) -> "TensorList":
+        """A new list: each tensor plus ``value · a · b``."""
         return TensorList(torch._foreach_addcmul(self.tensors, a.tensors, b.tensors,
                                                  value=value))
 
     def clamp(self, min: float) -> "TensorList":
+        """A new list: each entry at least ``min``."""
         return TensorList(torch._foreach_clamp_min(self.tensors, min))
 
     def sqrt(self) -> "TensorList":
+        """A new list: the square root of each entry."""
         return TensorList(torch._foreach_sqrt(self.tensors))
 
 

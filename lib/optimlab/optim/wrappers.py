@@ -88,6 +88,8 @@ class _Wrapper(torch.optim.Optimizer):
         self.optimizer.zero_grad(set_to_none=set_to_none)
 
     def state_dict(self) -> dict[str, Any]:
+        """The wrapper's class, the inner optimizer's class and the inner
+        optimizer's state dict (``"inner"``)."""
         return {CLASS_KEY: type(self).__name__,
                 "inner_optimizer": type(self.optimizer).__name__,
                 "inner": self.optimizer.state_dict()}
@@ -171,6 +173,8 @@ class Lookahead(_Wrapper):
             p.copy_(slow)                           # θ_{t+1,0} = φ_t
 
     def state_dict(self) -> dict[str, Any]:
+        """The wrapper's state dict, plus the slow weights of every parameter
+        (``"slow_weights"``, by the parameter's index)."""
         slow = {i: self.state[p]["slow_weights"] for i, p in enumerate(self.params())}
         return {**super().state_dict(), "slow_weights": slow}
 
@@ -249,6 +253,8 @@ class SAM(_Wrapper):
 
     @property
     def base_optimizer(self) -> torch.optim.Optimizer:
+        """The optimizer that SAM steps, built from the ``base_optimizer`` class
+        (the same object as ``optimizer``)."""
         return self.optimizer
 
     @torch.no_grad()
