@@ -14,7 +14,7 @@ export OPTIMLAB_DATA
 
 .PHONY: book test notebooks setup-cells data browser lock clean benchmark mutation \
 	experiments-mnist experiments-cifar10 experiments-cifar10-cpu experiments-smoke \
-	experiments-charlm \
+	experiments-charlm experiments-choosing-small \
 	audit benchmark-training
 
 # The book needs only its renderer: a light venv of its own (no torch, no optimlab).
@@ -108,6 +108,12 @@ experiments-charlm: $(STAMP) data
 			--shard $$i/2 --checkpoint-dir .checkpoints --resume & pids="$$pids $$!"; done; \
 		for pid in $$pids; do wait $$pid || exit 1; done; \
 	done
+
+# The five small tasks of the optimizer benchmark (every optimizer of optimlab.optim,
+# its rate searched, five seeds): one sealed record per task in
+# book/results/choosing-small/; a finished task is kept. One thread, ~10 min.
+experiments-choosing-small: $(STAMP)
+	$(BIN)/python -m optimlab.experiments small-tasks run --threads 1
 
 experiments-smoke: $(STAMP) data
 	$(BIN)/python -m optimlab.experiments run cifar10-smoke

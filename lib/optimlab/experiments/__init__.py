@@ -10,7 +10,12 @@
 * :mod:`.imagefolder` ImageNet-style image folders, sharded batches
 * :mod:`.architectures` the networks a config names (ResNet-50 included)
 * :mod:`.large_batch` what data parallelism does to an optimizer, measured
-* :mod:`.cli`        ``python -m optimlab.experiments run|list|audit``
+* :mod:`.small_tasks` the five small tasks of the optimizer benchmark
+* :mod:`.small_optimizers` its table: every optimizer of :mod:`optimlab.optim`
+* :mod:`.choosing_small` its protocol: rate search, final seeds, memory, time
+* :mod:`.choosing_records` its sealed records (one per task) and their audit
+* :mod:`.choosing_summary` paired differences, intervals and the table
+* :mod:`.cli`        ``python -m optimlab.experiments run|list|audit|small-tasks``
 """
 
 from .cache import (MissingResultError, StaleResultError, load, load_experiment,

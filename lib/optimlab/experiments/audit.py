@@ -43,7 +43,8 @@ from .reproduction import ATOL, BLOWUP, RTOL, RTOL_UNSTABLE, compare
 
 __all__ = ["RTOL", "ATOL", "BLOWUP", "RTOL_UNSTABLE", "REPLAY_RTOL", "REPLAY_ACCURACY",
            "REPLAY_BUDGET_S", "AuditResult", "compare", "audit_file", "replay_file",
-           "compare_runs", "choose_replay", "cached_files", "audit", "NothingToAuditError"]
+           "compare_runs", "choose_replay", "cached_files", "audit",
+           "NothingToAuditError", "OTHER_AUDITS", "head_commit"]
 
 #: Relative tolerance of a replayed run's losses against the record.
 REPLAY_RTOL = 1e-2
@@ -52,6 +53,10 @@ REPLAY_RTOL = 1e-2
 REPLAY_ACCURACY = 5e-4
 #: Runs that took at most this long (their recorded wall time) can be replayed in CI.
 REPLAY_BUDGET_S = 120.0
+#: Folders of the results root that hold records of another kind, with the command
+#: that audits them: this audit leaves them out.
+OTHER_AUDITS = {
+    "choosing-small": "python -m optimlab.experiments small-tasks audit"}
 
 
 class NothingToAuditError(FileNotFoundError):
@@ -160,7 +165,8 @@ def replay_file(path) -> AuditResult:
                        f"replay differs: {reason}", time.perf_counter() - started, "replay")
 
 
-def _head_commit() -> str:
+def head_commit() -> str:
+    """The git commit of the checkout (else today's date): the salt of a draw."""
     try:
         return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                               cwd=Path(__file__).parent, timeout=10, check=True).stdout
@@ -184,12 +190,13 @@ def choose_replay(paths, salt: str | None = None) -> Path | None:
     eligible = [Path(p) for p in sorted(paths) if _replayable(p, REPLAY_BUDGET_S)]
     if not eligible:
         return None
-    salt = _head_commit() if salt is None else salt
+    salt = head_commit() if salt is None else salt
     return eligible[int(hashlib.sha256(salt.encode()).hexdigest(), 16) % len(eligible)]
 
 
 def cached_files(experiments=None, root=None) -> list[Path]:
-    """Every cache file of the given experiment folders (default: all of them).
+    """Every cache file of the given experiment folders (default: all of them but
+    those of :data:`OTHER_AUDITS`).
 
     :class:`NothingToAuditError` when the root or a named experiment folder does not
     exist, or when there is no file at all."""
@@ -197,6 +204,10 @@ def cached_files(experiments=None, root=None) -> list[Path]:
     if not root.is_dir():
         raise NothingToAuditError(f"the results folder {root} does not exist")
     if experiments:
+        others = [name for name in experiments if name in OTHER_AUDITS]
+        if others:
+            raise NothingToAuditError(f"{others[0]} holds no run records; audit "
+                                      f"it with `{OTHER_AUDITS[others[0]]}`")
         folders = [root / name for name in experiments]
         missing = [str(folder) for folder in folders if not folder.is_dir()]
         if missing:
@@ -204,7 +215,8 @@ def cached_files(experiments=None, root=None) -> list[Path]:
             raise NothingToAuditError(f"no experiment folder {', '.join(missing)} "
                                       f"(experiments under {root}: {known})")
     else:
-        folders = sorted(p for p in root.iterdir() if p.is_dir())
+        folders = sorted(p for p in root.iterdir()
+                         if p.is_dir() and p.name not in OTHER_AUDITS)
     paths = [path for folder in folders for path in sorted(folder.glob("*.json"))]
     if not paths:
         raise NothingToAuditError(f"no cache file (*.json) under {', '.join(map(str, folders))}"

@@ -11,6 +11,8 @@ For example::
     torchrun --standalone --nproc-per-node 8 -m optimlab.experiments run imagenet \
         --checkpoint-dir .checkpoints --resume           # 8 GPUs share each run
     python -m optimlab.experiments ddp-demo              # data parallelism, measured
+    python -m optimlab.experiments small-tasks run       # the small-task benchmark
+    python -m optimlab.experiments small-tasks audit --task toy --sample 5
 
 ``run`` skips every run that is cached and current (reproduced by the current
 code, see :mod:`.reproduction`), so after an
@@ -38,7 +40,8 @@ from pathlib import Path
 import torch
 
 from . import audit as audit_module
-from . import cache, checkpoint, distributed, grids, large_batch, oneshot, runner
+from . import cache, checkpoint, choosing_records, choosing_summary, distributed
+from . import grids, large_batch, oneshot, runner, small_tasks
 from ..data import DataFileError, DatasetNotFoundError
 from .cache import StaleResultError
 from . import records as records_module
@@ -235,6 +238,49 @@ def command_ddp_demo(args, argv) -> int:
     return 0
 
 
+def command_small_tasks(args, argv) -> int:
+    """run, audit, show or list the small-task benchmark, task by task."""
+    _set_threads(args.threads)
+    names = args.task or list(small_tasks.TASKS)
+    if args.action == "run":
+        command = "python -m optimlab.experiments " + " ".join(argv)
+        for name in names:
+            choosing_records.run_task(name, args.results, args.force, command, _say,
+                                      args.updates)
+        return 0
+    if args.action == "list":
+        for name in names:
+            _say(f"{name:14s} {choosing_records.describe(name, args.results)}")
+        return 0
+    paths = [choosing_records.path_for(name, args.results) for name in names]
+    missing = [str(path) for path in paths if not path.is_file()]
+    if missing:
+        raise SystemExit(f"python -m optimlab.experiments small-tasks "
+                         f"{args.action}: error: no record {', '.join(missing)}: "
+                         f"run `python -m optimlab.experiments small-tasks run` "
+                         f"first")
+    if args.action == "show":
+        _say("\n\n".join(choosing_summary.table(choosing_records.read(path))
+                          for path in paths))
+        return 0
+    salt = args.salt if args.salt is not None else audit_module.head_commit()
+    failed = 0
+    for path in paths:
+        started = time.perf_counter()
+        try:
+            found = choosing_records.audit_task(path, args.optimizer, args.sample,
+                                                salt, _say)
+        except ValueError as error:
+            raise SystemExit(f"python -m optimlab.experiments small-tasks audit: "
+                             f"error: {error}") from None
+        failed += bool(found)
+        for mismatch in found:
+            _say(f"FAIL {path.name}: {mismatch}")
+        _say(f"{'FAIL' if found else 'ok  '} {path}: {len(found)} mismatch(es) "
+             f"[{time.perf_counter() - started:.1f} s]")
+    return 1 if failed else 0
+
+
 def _fail(command: str, error: Exception) -> int:
     """Print ``error`` (naming the rank under torchrun); the exit status 2."""
     shared = os.environ.get("WORLD_SIZE", "1") != "1"
@@ -313,6 +359,24 @@ def main(argv: list[str] | None = None) -> int:
                       help="epochs of each large-batch training run (default 1)")
     demo.add_argument("--threads", type=int, default=1,
                       help="torch CPU threads (default 1: the page's numbers)")
+    small = commands.add_parser("small-tasks", help="the optimizer benchmark's "
+                                "five small tasks: run, audit, show or list them")
+    small.add_argument("action", choices=("run", "audit", "show", "list"))
+    small.add_argument("--task", action="append", choices=list(small_tasks.TASKS),
+                       help="a task (repeatable; default: all five)")
+    small.add_argument("--force", action="store_true",
+                       help="run: measure a task again although its record is whole")
+    small.add_argument("--threads", type=int, default=1,
+                       help="torch CPU threads (default 1: the records' setting)")
+    small.add_argument("--optimizer", action="append", default=None,
+                       help="audit: recompute only this optimizer (repeatable)")
+    small.add_argument("--sample", type=int, default=None,
+                       help="audit: recompute only this many runs, drawn by --salt")
+    small.add_argument("--salt", default=None,
+                       help="audit: the text that draws the sample (default: "
+                            "the commit)")
+    small.add_argument("--updates", type=int, default=None,
+                       help="run: another budget of updates (tests; not the book's)")
     args = parser.parse_args(argv)
     if args.command == "oneshot" and not 0 < args.timing < args.budget:
         parser.error(f"need 0 < --timing < --budget, got {args.timing} and {args.budget}")
@@ -320,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--resume needs --checkpoint-dir")
     handler = {"run": command_run, "list": command_list, "audit": command_audit,
                "oneshot": command_oneshot, "import": command_import,
-               "ddp-demo": command_ddp_demo}
+               "ddp-demo": command_ddp_demo, "small-tasks": command_small_tasks}
     try:
         return handler[args.command](args, argv)
     except (cache.ResultNotSavedError, checkpoint.CheckpointError, StaleResultError,
