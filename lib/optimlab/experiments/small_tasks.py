@@ -323,20 +323,24 @@ class SparseTask(Task):
         """The chapter's training set, a validation set, w* and f* (Newton)."""
         frequency = torch.logspace(math.log10(0.5), math.log10(0.005), self.features,
                                    dtype=torch.float64)
+
+        def features(generator):             # feature i active with frequency[i]
+            return (torch.rand((self.examples, self.features), generator=generator,
+                               dtype=torch.float64) < frequency).double()
+
+        def labels(x, generator):            # 1 with probability sigmoid(x·w_true)
+            return (torch.rand(self.examples, generator=generator, dtype=torch.float64)
+                    < torch.sigmoid(x @ w_true)).double()
+
         generator = torch.Generator().manual_seed(self.data_seed)
-        shape = (self.examples, self.features)
-        x = (torch.rand(shape, generator=generator, dtype=torch.float64)
-             < frequency).double()
+        x = features(generator)
         signs = torch.randn(self.features, generator=generator,
                             dtype=torch.float64).sign()
         w_true = signs * torch.linspace(0.5, 3.0, self.features, dtype=torch.float64)
-        y = (torch.rand(self.examples, generator=generator, dtype=torch.float64)
-             < torch.sigmoid(x @ w_true)).double()
+        y = labels(x, generator)
         held_out = torch.Generator().manual_seed(self.validation_seed)
-        x_val = (torch.rand(shape, generator=held_out, dtype=torch.float64)
-                 < frequency).double()
-        y_val = (torch.rand(self.examples, generator=held_out, dtype=torch.float64)
-                 < torch.sigmoid(x_val @ w_true)).double()
+        x_val = features(held_out)
+        y_val = labels(x_val, held_out)
         w_star = torch.zeros(self.features, dtype=torch.float64)
         n = self.examples
         for _ in range(25):                                      # Newton's method
