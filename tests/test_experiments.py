@@ -385,6 +385,12 @@ def test_without_a_checkout_run_or_load_downloads_the_published_file(
     record = cache.run_or_load(config, run=False)
     assert record["provenance"]["command"] == "the grid"
     assert (tmp_path / "downloads" / "test" / f"{config.key()}.json").is_file()
+    from optimlab.experiments import charlm
+
+    (published / charlm.TIMING_FILE).write_text(
+        json.dumps({"seconds_per_update": {name: 0.2 for name in charlm.OPTIMIZERS}}))
+    assert charlm.seconds_per_update() == {name: 0.2 for name in charlm.OPTIMIZERS}
+    assert (tmp_path / "downloads" / charlm.TIMING_FILE).is_file()
 
 
 # --- the CIFAR-10 CPU tier ------------------------------------------------------------------

@@ -178,13 +178,12 @@ def test_a_finished_race_run_stores_the_text_its_averaged_weights_write(monkeypa
                     optimizer="AdamWScheduleFree", lr=3e-3, batch_size=8, steps=4,
                     train_subset=64, eval_subset=4, fingerprint_steps=2, test_at_end=True,
                     hyperparameters={"warmup_steps": 2})
-    built = {}
+    built, build = {}, runner.build
 
     def build_and_keep(*args, **kwargs):
-        built["model"], built["optimizer"] = runner.build.__wrapped__(*args, **kwargs)
+        built["model"], built["optimizer"] = build(*args, **kwargs)
         return built["model"], built["optimizer"]
 
-    build_and_keep.__wrapped__ = runner.build
     monkeypatch.setattr(runner, "build", build_and_keep)
     result = runner.run(config)
     sample = result["sample"]

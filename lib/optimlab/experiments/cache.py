@@ -35,7 +35,7 @@ from .config import Config
 from .provenance import code_hashes, provenance
 from .records import DamagedResultError
 
-__all__ = ["results_root", "download", "path_for", "code_hashes", "save", "save_run",
+__all__ = ["results_root", "results_file", "download", "path_for", "code_hashes", "save", "save_run",
            "load", "load_experiment", "run_or_load", "is_cheap", "command_for",
            "describe", "search_records", "MissingResultError", "StaleResultError", "ResultNotSavedError",
            "DamagedResultError", "RUN_ENV_VAR", "RESULTS_ENV_VAR"]
@@ -83,6 +83,38 @@ def results_root() -> Path:
     return Path(platformdirs.user_cache_dir("optimlab")) / "results"
 
 
+def _is_remote(root) -> bool:
+    """Whether missing results are fetched from the repository: no ``root`` given,
+    no ``$OPTIMLAB_RESULTS``, and optimlab does not run from a checkout."""
+    return root is None and not os.environ.get(RESULTS_ENV_VAR) \
+        and not _checkout_results().is_dir()
+
+
+def _fetch_text(relative: str, base_url: str | None = None) -> str | None:
+    """The text of ``<results URL>/<relative>``, or None when it cannot be fetched."""
+    import urllib.error
+    import urllib.request
+
+    base = (base_url or os.environ.get(RESULTS_URL_ENV_VAR) or DEFAULT_RESULTS_URL).rstrip("/")
+    try:
+        with urllib.request.urlopen(f"{base}/{relative}", timeout=30) as response:
+            return response.read().decode()
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def results_file(name: str, root=None) -> Path:
+    """The path of the file ``name`` in the results folder (beside the experiment
+    folders); without a checkout of the repository a missing one is first
+    downloaded from it, like a cache file.  The caller checks what it holds."""
+    path = Path(root or results_root()) / name
+    if not path.is_file() and _is_remote(root):
+        text = _fetch_text(name)
+        if text is not None:
+            files.atomic_write_text(path, text)
+    return path
+
+
 def download(config: Config, root=None, base_url: str | None = None) -> bool:
     """Copy ``config``'s cache file from the repository into ``root``; True on success.
 
@@ -92,17 +124,14 @@ def download(config: Config, root=None, base_url: str | None = None) -> bool:
     put in place only when it is a complete, intact record of ``config``, and then
     checked like any cache file (staleness) when loaded.
     """
-    import urllib.error
-    import urllib.request
-
-    base = (base_url or os.environ.get(RESULTS_URL_ENV_VAR) or DEFAULT_RESULTS_URL).rstrip("/")
-    url = f"{base}/{config.experiment}/{config.key()}.json"
+    relative = f"{config.experiment}/{config.key()}.json"
+    text = _fetch_text(relative, base_url)
+    if text is None:
+        return False
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:
-            text = response.read().decode()
-        if records.validate(json.loads(text), url) != config:
+        if records.validate(json.loads(text), relative) != config:
             return False
-    except (urllib.error.URLError, OSError, ValueError):
+    except ValueError:
         return False
     files.atomic_write_text(path_for(config, root), text)
     return True
@@ -238,9 +267,7 @@ def load(config: Config, root=None, allow_stale: bool = False) -> dict[str, Any]
     downloaded from the repository (:func:`download`).
     """
     path = path_for(config, root)
-    remote = root is None and not os.environ.get(RESULTS_ENV_VAR) \
-        and not _checkout_results().is_dir()
-    if not path.is_file() and not (remote and download(config)):
+    if not path.is_file() and not (_is_remote(root) and download(config)):
         return None
     record = _read_record(path, config)
     if not allow_stale:

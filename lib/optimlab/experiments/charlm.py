@@ -20,8 +20,6 @@ embeddings, the head, the norms and the biases.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from .config import Config
 
 __all__ = ["OPTIMIZERS", "SEARCH_STEPS", "FINAL_STEPS", "SEEDS", "search", "final",
@@ -109,20 +107,10 @@ def seconds_per_update(root=None) -> dict[str, float]:
     malformed file raises :class:`FileNotFoundError` or :class:`ValueError` naming it
     and the command that writes it."""
     import json
-    import os
-    import urllib.request
 
-    from . import cache, files
+    from . import cache
 
-    path = Path(root or cache.results_root()) / TIMING_FILE
-    if not path.is_file() and root is None and not cache._checkout_results().is_dir():
-        base = (os.environ.get(cache.RESULTS_URL_ENV_VAR) or cache.DEFAULT_RESULTS_URL)
-        try:
-            with urllib.request.urlopen(f"{base.rstrip('/')}/{TIMING_FILE}",
-                                        timeout=30) as response:
-                files.atomic_write_text(path, response.read().decode())
-        except OSError:
-            pass
+    path = cache.results_file(TIMING_FILE, root)
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: measure the race's optimizers with "
                                 f"`python tools/benchmark_race.py --write` in a checkout")

@@ -190,7 +190,7 @@ def _remember_reproduced(results, root, everything: bool) -> None:
     entries = reproduction.read_reproduced(root)
     present = set()
     for result in results:
-        if result.kind != "fingerprint" or "?" == result.label:
+        if result.kind != "fingerprint":
             continue
         try:
             record = records_module.read(result.path)
