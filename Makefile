@@ -14,7 +14,7 @@ export OPTIMLAB_DATA
 
 .PHONY: book test notebooks setup-cells data browser lock clean benchmark mutation \
 	experiments-mnist experiments-cifar10 experiments-cifar10-cpu experiments-smoke \
-	experiments-charlm experiments-choosing-small \
+	experiments-charlm experiments-choosing-small experiments-choosing-networks \
 	audit benchmark-training
 
 # The book needs only its renderer: a light venv of its own (no torch, no optimlab).
@@ -114,6 +114,16 @@ experiments-charlm: $(STAMP) data
 # book/results/choosing-small/; a finished task is kept. One thread, ~10 min.
 experiments-choosing-small: $(STAMP)
 	$(BIN)/python -m optimlab.experiments small-tasks run --threads 1
+
+# The four networks of the optimizer benchmark (every optimizer, its rate searched on
+# validation data, three seeds; book/results/choosing-networks/), two one-thread
+# shards, resumable (about 1 h of wall time on 2 idle cores); then the costs of each
+# optimizer on each network (state bytes, time per update; ~10 min on an idle core).
+experiments-choosing-networks: $(STAMP) data
+	pids=""; for i in 0 1; do $(BIN)/python -m optimlab.experiments networks run \
+		--threads 1 --shard $$i/2 & pids="$$pids $$!"; done; \
+		for pid in $$pids; do wait $$pid || exit 1; done
+	$(BIN)/python -m optimlab.experiments networks costs --threads 1
 
 experiments-smoke: $(STAMP) data
 	$(BIN)/python -m optimlab.experiments run cifar10-smoke

@@ -1,6 +1,9 @@
 """The networks of the experiments: an MLP for MNIST, ResNets for CIFAR-10 and a
 character-level GPT for tiny Shakespeare (:func:`char_gpt`).
 
+* :func:`softmax_regression` -- one linear layer from the 784 pixels to 10
+  logits: multinomial logistic regression, the convex network of the
+  optimizer benchmark ("Choosing an optimizer").
 * :func:`mlp` -- 784 inputs, one hidden layer of 784 ReLU units, 10 outputs, the
   MNIST network of Taniguchi et al., *ADOPT*, NeurIPS 2024 (Section 5).
 * :func:`resnet18_cifar` -- torchvision's ResNet-18 (He et al., CVPR 2016) adapted
@@ -26,8 +29,18 @@ import inspect
 
 from torch import nn
 
-__all__ = ["mlp", "resnet18_cifar", "resnet_cifar", "resnet20", "resnet8", "char_gpt",
+__all__ = ["softmax_regression", "mlp", "resnet18_cifar", "resnet_cifar", "resnet20", "resnet8", "char_gpt",
            "build", "source", "MODELS"]
+
+
+def softmax_regression(inputs: int = 784, classes: int = 10) -> nn.Sequential:
+    """Flatten, Linear(inputs → classes): the logits of multinomial logistic
+    regression (the softmax is in the cross-entropy).  PyTorch's default
+    initialisation."""
+    for name, value in (("inputs", inputs), ("classes", classes)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return nn.Sequential(nn.Flatten(), nn.Linear(inputs, classes))
 
 
 def mlp(inputs: int = 784, hidden: int = 784, classes: int = 10) -> nn.Sequential:
@@ -132,7 +145,7 @@ def char_gpt(vocabulary: int = 65) -> nn.Module:
 
 
 #: The builder of each model a config can name, by that name.
-MODELS = {"mlp": mlp, "resnet18": resnet18_cifar, "resnet20": resnet20, "resnet8": resnet8,
+MODELS = {"softmax": softmax_regression, "mlp": mlp, "resnet18": resnet18_cifar, "resnet20": resnet20, "resnet8": resnet8,
           "char_gpt": char_gpt}
 
 

@@ -44,7 +44,8 @@ from .reproduction import ATOL, BLOWUP, RTOL, RTOL_UNSTABLE, compare
 __all__ = ["RTOL", "ATOL", "BLOWUP", "RTOL_UNSTABLE", "REPLAY_RTOL", "REPLAY_ACCURACY",
            "REPLAY_BUDGET_S", "AuditResult", "compare", "audit_file", "replay_file",
            "compare_runs", "choose_replay", "cached_files", "audit",
-           "NothingToAuditError", "OTHER_AUDITS", "head_commit"]
+           "NothingToAuditError", "OTHER_AUDITS", "head_commit",
+           "SAMPLED_IN_TESTS", "sample_for_tests"]
 
 #: Relative tolerance of a replayed run's losses against the record.
 REPLAY_RTOL = 1e-2
@@ -192,6 +193,29 @@ def choose_replay(paths, salt: str | None = None) -> Path | None:
         return None
     salt = head_commit() if salt is None else salt
     return eligible[int(hashlib.sha256(salt.encode()).hexdigest(), 16) % len(eligible)]
+
+
+#: Folders with so many records that the test suite recomputes a sample of them,
+#: drawn anew by each commit (:func:`sample_for_tests`); ``audit`` checks all.
+SAMPLED_IN_TESTS = {"choosing-networks": 40}
+
+
+def sample_for_tests(paths, salt: str | None = None) -> list[Path]:
+    """``paths`` with only :data:`SAMPLED_IN_TESTS` of the records of each folder
+    named there, drawn by hashing each path with ``salt`` (default: the git commit
+    being tested), so that successive commits check different records."""
+    salt = head_commit() if salt is None else salt
+    kept, by_folder = [], {}
+    for path in map(Path, paths):
+        if path.parent.name in SAMPLED_IN_TESTS:
+            by_folder.setdefault(path.parent.name, []).append(path)
+        else:
+            kept.append(path)
+    for folder, found in by_folder.items():
+        def draw(path):
+            return hashlib.sha256(f"{salt}/{path.name}".encode()).hexdigest()
+        kept += sorted(sorted(found, key=draw)[:SAMPLED_IN_TESTS[folder]])
+    return kept
 
 
 def cached_files(experiments=None, root=None) -> list[Path]:

@@ -108,11 +108,22 @@ def results_file(name: str, root=None) -> Path:
     folders); without a checkout of the repository a missing one is first
     downloaded from it, like a cache file.  The caller checks what it holds."""
     path = Path(root or results_root()) / name
-    if not path.is_file() and _is_remote(root):
+    if not path.is_file() and _is_remote(root) and name not in _TRIED:
+        _TRIED.add(name)                       # one try per process: offline is slow
         text = _fetch_text(name)
         if text is not None:
             files.atomic_write_text(path, text)
     return path
+
+
+_TRIED: set[str] = set()
+
+
+def _reproduced(root) -> dict:
+    """What the audit reproduced (:func:`.reproduction.read_reproduced`), fetched
+    first like a results file when there is no checkout."""
+    path = results_file(reproduction.REPRODUCED_FILE, root)
+    return reproduction.read_reproduced(path.parent)
 
 
 def download(config: Config, root=None, base_url: str | None = None) -> bool:
@@ -271,7 +282,7 @@ def load(config: Config, root=None, allow_stale: bool = False) -> dict[str, Any]
         return None
     record = _read_record(path, config)
     if not allow_stale:
-        check_current(record, path, reproduction.read_reproduced(root or results_root()))
+        check_current(record, path, _reproduced(root))
     return record
 
 
@@ -284,7 +295,7 @@ def load_experiment(experiment: str, root=None, allow_stale: bool = False
     records.
     """
     folder = Path(root or results_root()) / experiment
-    reproduced = reproduction.read_reproduced(folder.parent)
+    reproduced = _reproduced(root)
     found = []
     for path in sorted(folder.glob("*.json")):
         try:

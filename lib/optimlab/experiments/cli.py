@@ -13,6 +13,7 @@ For example::
     python -m optimlab.experiments ddp-demo              # data parallelism, measured
     python -m optimlab.experiments small-tasks run       # the small-task benchmark
     python -m optimlab.experiments small-tasks audit --task toy --sample 5
+    python -m optimlab.experiments networks run --shard 0/2   # the network tasks
 
 ``run`` skips every run that is cached and current (reproduced by the current
 code, see :mod:`.reproduction`), so after an
@@ -41,7 +42,8 @@ import torch
 
 from . import audit as audit_module
 from . import cache, checkpoint, choosing_records, choosing_summary, distributed
-from . import grids, large_batch, oneshot, runner, small_tasks
+from . import choosing_networks, grids, large_batch, networks_command, oneshot
+from . import runner, small_tasks
 from ..data import DataFileError, DatasetNotFoundError
 from .cache import StaleResultError
 from . import records as records_module
@@ -281,6 +283,35 @@ def command_small_tasks(args, argv) -> int:
     return 1 if failed else 0
 
 
+def command_networks(args, argv) -> int:
+    """run or list the benchmark's network tasks, pair by pair."""
+    _set_threads(args.threads)
+    pairs = choosing_networks.pairs(args.task)
+    if args.action == "list":
+        networks_command.describe_pairs(pairs, args.results, _say)
+        return 0
+    if args.action == "costs":
+        try:
+            path = networks_command.measure_costs(
+                args.task or list(choosing_networks.TASKS),
+                "python -m optimlab.experiments " + " ".join(argv), args.results, _say)
+        except ValueError as error:
+            raise SystemExit(f"python -m optimlab.experiments networks costs: "
+                             f"error: {error}") from None
+        _say(f"wrote {path}")
+        return 0
+    try:
+        pairs = networks_command.shard(pairs, args.shard)
+    except ValueError as error:
+        raise SystemExit(f"python -m optimlab.experiments networks: error: "
+                         f"{error}") from None
+    started = time.perf_counter()
+    done = networks_command.run_pairs(
+        pairs, "python -m optimlab.experiments " + " ".join(argv), args.results, _say)
+    _say(f"{done} run(s) in {time.perf_counter() - started:.1f} s wall time")
+    return 0
+
+
 def _fail(command: str, error: Exception) -> int:
     """Print ``error`` (naming the rank under torchrun); the exit status 2."""
     shared = os.environ.get("WORLD_SIZE", "1") != "1"
@@ -377,6 +408,17 @@ def main(argv: list[str] | None = None) -> int:
                             "the commit)")
     small.add_argument("--updates", type=int, default=None,
                        help="run: another budget of updates (tests; not the book's)")
+    networks = commands.add_parser("networks", help="the optimizer benchmark's "
+                                   "network tasks: run or list them, measure their costs")
+    networks.add_argument("action", choices=("run", "list", "costs"))
+    networks.add_argument("--task", action="append",
+                          choices=list(choosing_networks.TASKS),
+                          help="a task (repeatable; default: all four)")
+    networks.add_argument("--shard", default=None,
+                          help="run: i/n, the pairs i, i+n, i+2n, ... of the tasks' "
+                               "(task, optimizer) pairs")
+    networks.add_argument("--threads", type=int, default=1,
+                          help="torch CPU threads (default 1: the records' setting)")
     args = parser.parse_args(argv)
     if args.command == "oneshot" and not 0 < args.timing < args.budget:
         parser.error(f"need 0 < --timing < --budget, got {args.timing} and {args.budget}")
@@ -384,7 +426,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--resume needs --checkpoint-dir")
     handler = {"run": command_run, "list": command_list, "audit": command_audit,
                "oneshot": command_oneshot, "import": command_import,
-               "ddp-demo": command_ddp_demo, "small-tasks": command_small_tasks}
+               "ddp-demo": command_ddp_demo, "small-tasks": command_small_tasks,
+               "networks": command_networks}
     try:
         return handler[args.command](args, argv)
     except (cache.ResultNotSavedError, checkpoint.CheckpointError, StaleResultError,

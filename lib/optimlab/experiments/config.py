@@ -20,7 +20,7 @@ from typing import Any
 from .. import optim
 from . import architectures
 
-__all__ = ["Config", "SCHEDULES", "DATASETS", "PRECISIONS"]
+__all__ = ["Config", "SCHEDULES", "DATASETS", "PRECISIONS", "WRAPPERS"]
 
 #: Learning-rate schedules, each a factor of the base rate at update t = 1, 2, ...
 SCHEDULES = ("constant", "inverse-sqrt", "cosine")
@@ -40,6 +40,10 @@ def _frozen(value):
     """Lists (from JSON) become tuples so that a config stays hashable."""
     return tuple(_frozen(item) for item in value) if isinstance(value, (list, tuple)) else value
 
+
+#: The optimizers that wrap another one, named by the hyperparameter ``inner``
+#: (see :func:`optimlab.experiments.runner.build`).
+WRAPPERS = ("Lookahead", "SAM")
 
 #: Fields added after the first cached runs, with the default that leaves them out.
 ADDED_FIELDS = {"test_at_end": True, "image_size": 0}
@@ -138,6 +142,7 @@ class Config:
         if self.optimizer not in optim.__all__ or self.optimizer == "Optimizer":
             raise ValueError(f"optimizer must be a class of optimlab.optim, "
                              f"got {self.optimizer!r}")
+        self._validate_inner()
         if not isinstance(self.lr, float) or not math.isfinite(self.lr) or self.lr <= 0:
             raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
         if "lr" in dict(self.hyperparameters):
@@ -175,6 +180,22 @@ class Config:
         if self.fingerprint_steps > self.total_steps:
             raise ValueError(f"fingerprint_steps must be <= the {self.total_steps} steps "
                              f"of the run, got {self.fingerprint_steps}")
+
+    def _validate_inner(self) -> None:
+        """A wrapper (Lookahead, SAM) names its inner optimizer as the hyperparameter
+        ``inner``; no other optimizer takes one."""
+        inner = dict(self.hyperparameters).get("inner")
+        if self.optimizer not in WRAPPERS:
+            if inner is not None:
+                raise ValueError(f"hyperparameter 'inner' is for the wrappers "
+                                 f"{WRAPPERS}, not {self.optimizer}")
+            return
+        if (not isinstance(inner, str) or inner not in optim.__all__
+                or inner in (*WRAPPERS, "Optimizer", "Muon")):
+            raise ValueError(f"optimizer {self.optimizer} wraps another one: its "
+                             f"hyperparameters must name it as 'inner', a class of "
+                             f"optimlab.optim other than {WRAPPERS} and Muon, "
+                             f"got inner={inner!r}")
 
     def _validate_image_folder(self) -> None:
         folder, name = self.dataset == "imagefolder", "dataset 'imagefolder'"

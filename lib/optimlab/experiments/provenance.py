@@ -49,6 +49,9 @@ def code_hashes(config: Config) -> dict[str, str]:
     classes = [getattr(optim, config.optimizer)]
     if config.optimizer == "Muon":          # the runner gives the rest of the model AdamW
         classes.append(optim.AdamW)
+    inner = dict(config.hyperparameters).get("inner")
+    if inner is not None:                   # a wrapper's inner optimizer
+        classes.append(getattr(optim, inner))
     optim_dir = Path(inspect.getfile(optim.Optimizer)).parent
     modules = {Path(inspect.getfile(c)).name for cls in classes for c in cls.__mro__
                if c.__module__.startswith("optimlab.optim")}

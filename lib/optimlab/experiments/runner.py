@@ -37,6 +37,7 @@ from .. import data, optim, text
 from ..augment import CIFAR10_MEAN, CIFAR10_STD, DeviceBatches
 from ..schedules import Cosine, InverseSqrtDecay
 from . import architectures, checkpoint, imagefolder
+from . import config as config_module
 from .config import Config
 from .distributed import SINGLE, World, batchnorm
 
@@ -173,8 +174,28 @@ def build(config: Config, device: str | torch.device = "cpu"):
     kwargs = config.optimizer_kwargs()
     if config.optimizer == "Muon":
         return model, _muon_with_adamw(model, kwargs)
+    if config.optimizer in WRAPPERS:
+        return model, _wrapper(config.optimizer, model.parameters(), kwargs)
     optimizer = getattr(optim, config.optimizer)(model.parameters(), **kwargs)
     return model, optimizer
+
+
+#: The optimizers that wrap another one: the hyperparameter ``inner`` names its class,
+#: those named ``inner_…`` are its arguments (the learning rate is the inner one's).
+WRAPPERS = config_module.WRAPPERS
+INNER, INNER_PREFIX = "inner", "inner_"
+
+
+def _wrapper(name: str, params, kwargs: dict):
+    """Lookahead around ``inner``, or SAM stepping ``inner`` (:data:`WRAPPERS`)."""
+    inner = getattr(optim, kwargs.pop(INNER))
+    inner_kwargs = {k[len(INNER_PREFIX):]: v for k, v in kwargs.items()
+                    if k.startswith(INNER_PREFIX)}
+    own = {k: v for k, v in kwargs.items() if not k.startswith(INNER_PREFIX)}
+    lr = own.pop("lr")
+    if name == "SAM":
+        return optim.SAM(params, inner, lr=lr, **own, **inner_kwargs)
+    return optim.Lookahead(inner(params, lr=lr, **inner_kwargs), **own)
 
 
 ADAMW_PREFIX = "adamw_"
@@ -202,14 +223,30 @@ def _autocast(config: Config, device: torch.device):
 
 
 def _update(model, optimizer, x, y, lr: float, autocast) -> torch.Tensor:
+    """One update on the batch ``(x, y)``; returns the batch's loss at the weights
+    before it.  SAM takes a second gradient on the same batch, at its perturbed
+    weights (a closure); a model with BatchNorm then also updates its running
+    statistics twice."""
     for group in optimizer.param_groups:
         group["lr"] = lr * group.get("lr_ratio", 1.0)
-    with autocast:
-        logits = model(x)                  # [batch, classes] or [batch, length, classes]
-        loss = F.cross_entropy(logits.flatten(0, -2), y.flatten())
+
+    def batch_loss() -> torch.Tensor:
+        with autocast:
+            logits = model(x)              # [batch, classes] or [batch, length, classes]
+            return F.cross_entropy(logits.flatten(0, -2), y.flatten())
+
+    loss = batch_loss()
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    optimizer.step()
+    if isinstance(optimizer, optim.SAM):
+        def closure() -> torch.Tensor:
+            optimizer.zero_grad(set_to_none=True)
+            perturbed = batch_loss()
+            perturbed.backward()
+            return perturbed
+        optimizer.step(closure)
+    else:
+        optimizer.step()
     return loss.detach()
 
 
