@@ -378,6 +378,9 @@ def test_without_a_checkout_run_or_load_downloads_the_published_file(
     config = tiny()
     published = tmp_path / "published"
     cache.save(config, tiny_result, command="the grid", root=published)
+    from optimlab.experiments import reproduction
+
+    (published / reproduction.REPRODUCED_FILE).write_text("{}\n")
     monkeypatch.delenv(cache.RESULTS_ENV_VAR, raising=False)
     monkeypatch.setenv(cache.RESULTS_URL_ENV_VAR, published.as_uri())
     monkeypatch.setattr(cache, "_checkout_results", lambda: tmp_path / "no-checkout")
@@ -385,6 +388,8 @@ def test_without_a_checkout_run_or_load_downloads_the_published_file(
     record = cache.run_or_load(config, run=False)
     assert record["provenance"]["command"] == "the grid"
     assert (tmp_path / "downloads" / "test" / f"{config.key()}.json").is_file()
+    # what the audit reproduced comes too, so that a chapter need not recompute
+    assert (tmp_path / "downloads" / reproduction.REPRODUCED_FILE).is_file()
     from optimlab.experiments import charlm
 
     (published / charlm.TIMING_FILE).write_text(

@@ -327,3 +327,17 @@ def test_the_race_reads_its_measured_speeds_and_names_a_missing_or_bad_file(tmp_
         charlm.seconds_per_update(tmp_path)
     path.write_text(json.dumps({"seconds_per_update": {n: 0.2 for n in speeds}}))
     assert charlm.seconds_per_update(tmp_path) == {n: 0.2 for n in speeds}
+
+
+def test_a_diverged_language_model_writes_nothing():
+    from optimlab.experiments import runner
+
+    torch.manual_seed(0)
+    model = char_gpt()
+    with torch.no_grad():
+        model.head.weight.fill_(float("nan"))
+    assert runner._sample_text(model, 0) == ""
+    with torch.no_grad():                           # finite weights, infinite logits
+        model.head.weight.fill_(3e38)
+    assert runner._sample_text(model, 0) == ""
+    assert model.training

@@ -197,7 +197,7 @@ def choose_replay(paths, salt: str | None = None) -> Path | None:
 
 #: Folders with so many records that the test suite recomputes a sample of them,
 #: drawn anew by each commit (:func:`sample_for_tests`); ``audit`` checks all.
-SAMPLED_IN_TESTS = {"choosing-networks": 40}
+SAMPLED_IN_TESTS = {"choosing-networks": 24}
 
 
 def sample_for_tests(paths, salt: str | None = None) -> list[Path]:

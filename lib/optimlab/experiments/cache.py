@@ -108,15 +108,16 @@ def results_file(name: str, root=None) -> Path:
     folders); without a checkout of the repository a missing one is first
     downloaded from it, like a cache file.  The caller checks what it holds."""
     path = Path(root or results_root()) / name
-    if not path.is_file() and _is_remote(root) and name not in _TRIED:
-        _TRIED.add(name)                       # one try per process: offline is slow
+    attempt = (str(path), os.environ.get(RESULTS_URL_ENV_VAR))
+    if not path.is_file() and _is_remote(root) and attempt not in _TRIED:
+        _TRIED.add(attempt)                    # one try per process: offline is slow
         text = _fetch_text(name)
         if text is not None:
             files.atomic_write_text(path, text)
     return path
 
 
-_TRIED: set[str] = set()
+_TRIED: set[tuple] = set()
 
 
 def _reproduced(root) -> dict:

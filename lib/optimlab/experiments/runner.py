@@ -288,12 +288,19 @@ def _evaluate(model, batches, autocast, world: World = SINGLE
 def _sample_text(model, seed: int) -> str:
     """:data:`SAMPLE_CHARACTERS` characters the language model writes after
     :data:`SAMPLE_PROMPT`, drawn at :data:`SAMPLE_TEMPERATURE` by a generator seeded
-    with the run's ``seed`` (the prompt included)."""
+    with the run's ``seed`` (the prompt included).  A model whose weights or
+    next-character probabilities are not all finite (a diverged run) writes
+    nothing: the empty string."""
+    if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+        return ""
     splits = _splits("shakespeare")
     device = next(model.parameters()).device
     prompt = splits.encode(SAMPLE_PROMPT).to(device)
     generator = torch.Generator(device=device).manual_seed(seed)
     model.eval()
+    if not bool(torch.isfinite(model(prompt.unsqueeze(0))).all()):
+        model.train()
+        return ""
     tokens = model.generate(prompt, SAMPLE_CHARACTERS, generator=generator,
                             temperature=SAMPLE_TEMPERATURE)
     model.train()
