@@ -128,9 +128,11 @@ experiments-choosing-networks: $(STAMP) data
 experiments-smoke: $(STAMP) data
 	$(BIN)/python -m optimlab.experiments run cifar10-smoke
 
-# Recompute every cached run's fingerprint on the CPU (also part of `make test`).
+# Recompute every cached run's fingerprint on the CPU (`make test` does it for a
+# sample of the benchmark's network runs), and five runs of each small task.
 audit: $(STAMP) data
 	$(BIN)/python -m optimlab.experiments audit
+	$(BIN)/python -m optimlab.experiments small-tasks audit --sample 5
 
 # ResNet-18 training throughput and the optimizer step's share, on the device found.
 benchmark-training: $(STAMP)
