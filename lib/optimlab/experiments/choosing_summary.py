@@ -150,7 +150,7 @@ def _interval(difference: dict | None) -> str:
 
 
 def table(record: dict, reference: str = "Adam") -> str:
-    """The rows as text, ≤ 85 characters a line: the chosen rate (* still at an
+    """The rows as text, ≤ 84 characters a line: the chosen rate (* still at an
     edge after the widening limit), the typical final value, the paired
     difference to ``reference`` with its 95% interval, the median updates to
     the target and how many seeds reached it, the state bytes per parameter,
@@ -160,7 +160,7 @@ def table(record: dict, reference: str = "Adam") -> str:
     typical = "geo. mean" if spec["log_scale"] else "mean"
     head = textwrap.wrap(f"{spec['name']}: {spec['objective']}; {spec['updates']} "
                          f"updates, target {spec['target']:g}; best: "
-                         f"{best_optimizer(record)}", 85)
+                         f"{best_optimizer(record)}", 84)
     lines = [*head,
              f"{'optimizer':17s} {'lr':>8s} {typical:>9s} "
              f"{f'Δ{scale}vs {reference}':>17s} {'to target':>9s} {'B/par':>6s} "
@@ -168,7 +168,7 @@ def table(record: dict, reference: str = "Adam") -> str:
     for row in rows(record, reference):
         if not row["applicable"]:
             lines.append(f"{row['optimizer']:17s} not applicable: "
-                         f"{row['reason'][:50]}…")
+                         f"{row['reason'][:48]}…")
             continue
         median = row["median_updates_to_target"]
         target = f"{median:.0f}" if median is not None else "—"
