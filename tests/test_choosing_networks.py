@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from optimlab import optim
-from optimlab.experiments import (cache, choosing_costs, choosing_network_records,
-                                  choosing_networks, choosing_verdicts, cli,
+from optimlab.experiments import (cache, choosing_costs, network_records,
+                                  networks, advice, cli,
                                   networks_command, provenance, runner)
 from optimlab.experiments.config import Config
 from optimlab.experiments.small_optimizers import ENTRIES, entry
@@ -113,28 +113,28 @@ def test_a_wrappers_code_hash_covers_its_inner_optimizer():
 
 def test_muon_applies_only_to_networks_with_a_hidden_matrix():
     muon = entry("Muon")
-    assert choosing_networks.applicable(choosing_networks.TASKS["mlp"], muon) is None
-    assert choosing_networks.applicable(choosing_networks.TASKS["char_gpt"], muon) is None
+    assert networks.applicable(networks.TASKS["mlp"], muon) is None
+    assert networks.applicable(networks.TASKS["char_gpt"], muon) is None
     for name in ("softmax", "resnet8"):
-        reason = choosing_networks.applicable(choosing_networks.TASKS[name], muon)
+        reason = networks.applicable(networks.TASKS[name], muon)
         assert "hidden 2-D weights" in reason
-    pairs = choosing_networks.pairs()
+    pairs = networks.pairs()
     assert len(pairs) == 4 * len(ENTRIES) - 2
 
 
 def test_configs_carry_the_tables_options_and_the_schedule():
-    task = choosing_networks.TASKS["resnet8"]
-    shampoo = choosing_networks.config(task, entry("Shampoo"), 0.01, 1)
+    task = networks.TASKS["resnet8"]
+    shampoo = networks.config(task, entry("Shampoo"), 0.01, 1)
     assert dict(shampoo.hyperparameters) == {"precondition_frequency": 10}
     assert shampoo.schedule == "cosine" and shampoo.eval_steps == [0, 60, 120]
-    sam = choosing_networks.config(task, entry("SAM"), 0.01, 0)
+    sam = networks.config(task, entry("SAM"), 0.01, 0)
     assert dict(sam.hyperparameters) == {"inner": "SGD", "inner_momentum": 0.9}
-    free = choosing_networks.config(task, entry("AdamWScheduleFree"), 0.01, 0)
+    free = networks.config(task, entry("AdamWScheduleFree"), 0.01, 0)
     assert free.schedule == "constant"
-    muon = choosing_networks.config(choosing_networks.TASKS["mlp"], entry("Muon"),
+    muon = networks.config(networks.TASKS["mlp"], entry("Muon"),
                                     0.04, 0)
     assert dict(muon.hyperparameters)["adamw_lr"] == pytest.approx(0.002)
-    assert choosing_networks.rate(entry("Adam"), 1) == 0.00316227766017
+    assert networks.rate(entry("Adam"), 1) == 0.00316227766017
 
 
 def _fake_reader(score):
@@ -147,50 +147,50 @@ def _fake_reader(score):
 
 
 def test_the_search_widens_towards_the_better_edge_until_the_limit():
-    task, adam = choosing_networks.TASKS["softmax"], entry("Adam")
-    found = choosing_networks.plan(task, adam, _fake_reader(lambda lr: 1.0 / lr))
+    task, adam = networks.TASKS["softmax"], entry("Adam")
+    found = networks.plan(task, adam, _fake_reader(lambda lr: 1.0 / lr))
     search = found["search"]
-    limit = choosing_networks.MAX_WIDENING
+    limit = networks.MAX_WIDENING
     assert [w["side"] for w in search["widened"]] == ["high"] * limit
     assert search["chosen_exponent"] == 2 + limit and search["edge_after_limit"]
-    assert [c.seed for c in found["finals"]] == list(choosing_networks.SEEDS)
+    assert [c.seed for c in found["finals"]] == list(networks.SEEDS)
     assert {c.lr for c in found["finals"]} == {search["chosen_lr"]}
 
 
 def test_the_search_stops_inside_and_a_diverged_run_scores_worst():
-    task, adam = choosing_networks.TASKS["softmax"], entry("Adam")
-    best = choosing_networks.rate(adam, -1)
+    task, adam = networks.TASKS["softmax"], entry("Adam")
+    best = networks.rate(adam, -1)
 
     def score(lr):
         return None if lr > 0.002 else abs(math.log(lr / best)) + 0.1
-    search = choosing_networks.plan(task, adam, _fake_reader(score))["search"]
+    search = networks.plan(task, adam, _fake_reader(score))["search"]
     assert search["chosen_lr"] == best and not search["widened"]
     assert search["diverged"] == [False, False, False, True, True]
 
 
 def test_a_search_in_progress_lists_the_runs_still_due():
-    task, adam = choosing_networks.TASKS["softmax"], entry("Adam")
-    done = {choosing_networks.config(task, adam, choosing_networks.rate(adam, 0), 0)}
+    task, adam = networks.TASKS["softmax"], entry("Adam")
+    done = {networks.config(task, adam, networks.rate(adam, 0), 0)}
 
     def read(config):
         return {"evals": {"val_loss": [2.0, 0.5]}, "diverged": False} \
             if config in done else None
-    found = choosing_networks.plan(task, adam, read)
+    found = networks.plan(task, adam, read)
     assert found["search"] is None and len(found["missing"]) == 4
 
 
 # --- running, resuming, costs ------------------------------------------------------
 
-TINY_TASK = choosing_networks.NetworkTask("softmax", "softmax", "mnist", 16, 4,
+TINY_TASK = networks.NetworkTask("softmax", "softmax", "mnist", 16, 4,
                                           eval_subset=50, description="tiny")
 
 
 @pytest.fixture
 def tiny_task(monkeypatch):
-    monkeypatch.setattr(choosing_networks, "TASKS", {"softmax": TINY_TASK})
-    monkeypatch.setattr(choosing_networks, "GRID_EXPONENTS", (-1, 0, 1))
-    monkeypatch.setattr(choosing_networks, "MAX_WIDENING", 1)
-    monkeypatch.setattr(choosing_networks, "SEEDS", (0, 1))
+    monkeypatch.setattr(networks, "TASKS", {"softmax": TINY_TASK})
+    monkeypatch.setattr(networks, "GRID_EXPONENTS", (-1, 0, 1))
+    monkeypatch.setattr(networks, "MAX_WIDENING", 1)
+    monkeypatch.setattr(networks, "SEEDS", (0, 1))
     return TINY_TASK
 
 
@@ -198,7 +198,7 @@ def test_runs_are_stored_as_they_end_and_a_second_call_runs_nothing(tiny_task, t
     pairs = [(tiny_task, entry("SGD")), (tiny_task, entry("Lookahead"))]
     lines = []
     done = networks_command.run_pairs(pairs, "test", tmp_path, lines.append)
-    assert done == len(list((tmp_path / choosing_networks.EXPERIMENT).glob("*.json")))
+    assert done == len(list((tmp_path / networks.EXPERIMENT).glob("*.json")))
     assert 2 * 4 <= done <= 2 * 5 and len(lines) == done
     assert networks_command.run_pairs(pairs, "test", tmp_path, lines.append) == 0
     counts = networks_command.describe_pairs(pairs, tmp_path, lines.append)
@@ -211,8 +211,8 @@ def test_costs_need_a_complete_search_and_name_the_command(tiny_task, tmp_path):
 
 
 def test_state_bytes_per_parameter_are_those_of_the_state_dict():
-    task = choosing_networks.TASKS["softmax"]
-    measure = choosing_networks.state_bytes_per_parameter
+    task = networks.TASKS["softmax"]
+    measure = networks.state_bytes_per_parameter
     assert measure(task, entry("SGD"), 0.1) == 0
     assert measure(task, entry("SGD+momentum"), 0.1) == 4
     assert measure(task, entry("Adam"), 0.001) == 8
@@ -221,9 +221,9 @@ def test_state_bytes_per_parameter_are_those_of_the_state_dict():
 
 def test_the_stored_costs_hold_the_state_bytes_measured_now():
     stored = choosing_costs.read()["tasks"]["softmax"]["state_bytes_per_parameter"]
-    task = choosing_networks.TASKS["softmax"]
+    task = networks.TASKS["softmax"]
     for name in ("Adam", "Adafactor", "Shampoo", "SOAP"):
-        again = choosing_networks.state_bytes_per_parameter(task, entry(name), 1e-3)
+        again = networks.state_bytes_per_parameter(task, entry(name), 1e-3)
         assert stored[name] == pytest.approx(again, rel=1e-12), name
 
 
@@ -246,7 +246,7 @@ def test_the_command_line_refuses_a_bad_shard(capsys):
                                   get_exercise("ex-choosing-target").cases])
 def test_the_library_target_rule_is_the_exercises(case):
     losses, target, window = case
-    assert choosing_network_records.updates_to_target(losses, target, window) == \
+    assert network_records.updates_to_target(losses, target, window) == \
         exercises.updates_to_target(losses, target, window)
 
 
@@ -265,31 +265,31 @@ def _record(finals, log_scale=False):
     {"A": [1.0, 1.0, 1.0], "B": [1.05, 1.1, 1.15]},
 ])
 def test_near_best_is_the_exercises_rule(finals):
-    assert choosing_verdicts.near_best(_record(finals)) == exercises.near_best(finals)
+    assert advice.near_best(_record(finals)) == exercises.near_best(finals)
 
 
 def test_no_best_everywhere_is_contradicted_by_an_optimizer_that_always_ties():
     tie = _record({"A": [1.0, 1.2, 0.9], "B": [1.1, 1.0, 1.05]})
     apart = _record({"A": [1.0, 1.1, 0.9], "B": [1.5, 1.6, 1.4]})
     flipped = _record({"A": [1.5, 1.6, 1.4], "B": [1.0, 1.1, 0.9]})
-    assert choosing_verdicts.no_best_everywhere({"x": tie, "y": tie}).verdict == \
+    assert advice.no_best_everywhere({"x": tie, "y": tie}).verdict == \
         "contradicted"
-    assert choosing_verdicts.no_best_everywhere({"x": apart, "y": flipped}).verdict \
+    assert advice.no_best_everywhere({"x": apart, "y": flipped}).verdict \
         == "supported"
 
 
 @pytest.fixture(scope="module")
 def records():
-    return choosing_network_records.all_records()
+    return network_records.all_records()
 
 
 def test_every_claim_gets_a_verdict_from_the_stored_records(records):
     assert list(records) == ["quadratic", "rosenbrock", "toy", "sparse",
                              "nonstationary", "softmax", "mlp", "resnet8", "char_gpt"]
-    found = choosing_verdicts.verdicts(records)
-    assert len(found) == len(choosing_verdicts.CLAIMS)
+    found = advice.verdicts(records)
+    assert len(found) == len(advice.CLAIMS)
     for verdict in found:
-        assert verdict.verdict in choosing_verdicts.VERDICTS and verdict.evidence
+        assert verdict.verdict in advice.VERDICTS and verdict.evidence
 
 
 def test_a_network_record_reads_the_chosen_runs_and_a_target_half_reach(records):
@@ -297,8 +297,8 @@ def test_a_network_record_reads_the_chosen_runs_and_a_target_half_reach(records)
     applicable = {n: e for n, e in record["optimizers"].items() if e["applicable"]}
     assert len(applicable) == len(ENTRIES)
     for name, entry_ in applicable.items():
-        assert [r["seed"] for r in entry_["final"]] == list(choosing_networks.SEEDS)
-        config = choosing_networks.config(choosing_networks.TASKS["mlp"], entry(name),
+        assert [r["seed"] for r in entry_["final"]] == list(networks.SEEDS)
+        config = networks.config(networks.TASKS["mlp"], entry(name),
                                           entry_["search"]["chosen_lr"], 1)
         stored = cache.load(config)
         assert entry_["final"][1]["diverged"] == (stored["test"]["loss"] is None

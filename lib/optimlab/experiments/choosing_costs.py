@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from . import cache, choosing_networks, runner
+from . import cache, networks, runner
 from .files import atomic_write_text
 from .small_optimizers import Entry
 
@@ -43,7 +43,7 @@ ROUND_SECONDS = 0.25
 
 
 def _start(task, item: Entry, lr: float):
-    run = choosing_networks.config(task, item, lr, choosing_networks.SEEDS[0])
+    run = networks.config(task, item, lr, networks.SEEDS[0])
     model, optimizer = runner.build(run)
     x, y = next(iter(runner.train_batches(run).epoch(runner.epoch_generator(run, 0))))
     return model, optimizer, x, y, lr
@@ -62,7 +62,7 @@ def measure_task(task, rates: dict[str, float], say=lambda line: None) -> dict:
 
     if "SGD" not in rates:
         raise ValueError("the time ratios are to SGD's: rates must include 'SGD'")
-    states = {name: choosing_networks.state_bytes_per_parameter(
+    states = {name: networks.state_bytes_per_parameter(
         task, entry(name), lr) for name, lr in rates.items()}
     started = {name: _start(task, entry(name), lr) for name, lr in rates.items()}
     for name in rates:

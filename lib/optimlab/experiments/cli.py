@@ -42,8 +42,8 @@ import torch
 
 from . import audit as audit_module
 from . import cache, checkpoint, choosing_records, choosing_summary, distributed
-from . import choosing_networks, grids, large_batch, networks_command, oneshot
-from . import runner, small_tasks
+from . import grids, large_batch, networks, networks_command, oneshot, runner
+from . import small_tasks
 from ..data import DataFileError, DatasetNotFoundError
 from .cache import StaleResultError
 from . import records as records_module
@@ -286,14 +286,14 @@ def command_small_tasks(args, argv) -> int:
 def command_networks(args, argv) -> int:
     """run or list the benchmark's network tasks, pair by pair."""
     _set_threads(args.threads)
-    pairs = choosing_networks.pairs(args.task)
+    pairs = networks.pairs(args.task)
     if args.action == "list":
         networks_command.describe_pairs(pairs, args.results, _say)
         return 0
     if args.action == "costs":
         try:
             path = networks_command.measure_costs(
-                args.task or list(choosing_networks.TASKS),
+                args.task or list(networks.TASKS),
                 "python -m optimlab.experiments " + " ".join(argv), args.results, _say)
         except ValueError as error:
             raise SystemExit(f"python -m optimlab.experiments networks costs: "
@@ -408,16 +408,16 @@ def main(argv: list[str] | None = None) -> int:
                             "the commit)")
     small.add_argument("--updates", type=int, default=None,
                        help="run: another budget of updates (tests; not the book's)")
-    networks = commands.add_parser("networks", help="the optimizer benchmark's "
+    network_parser = commands.add_parser("networks", help="the optimizer benchmark's "
                                    "network tasks: run or list them, measure their costs")
-    networks.add_argument("action", choices=("run", "list", "costs"))
-    networks.add_argument("--task", action="append",
-                          choices=list(choosing_networks.TASKS),
+    network_parser.add_argument("action", choices=("run", "list", "costs"))
+    network_parser.add_argument("--task", action="append",
+                          choices=list(networks.TASKS),
                           help="a task (repeatable; default: all four)")
-    networks.add_argument("--shard", default=None,
+    network_parser.add_argument("--shard", default=None,
                           help="run: i/n, the pairs i, i+n, i+2n, ... of the tasks' "
                                "(task, optimizer) pairs")
-    networks.add_argument("--threads", type=int, default=1,
+    network_parser.add_argument("--threads", type=int, default=1,
                           help="torch CPU threads (default 1: the records' setting)")
     args = parser.parse_args(argv)
     if args.command == "oneshot" and not 0 < args.timing < args.budget:

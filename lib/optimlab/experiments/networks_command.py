@@ -1,5 +1,5 @@
 """``python -m optimlab.experiments networks run|list|costs``: the network tasks of
-the optimizer benchmark (:mod:`.choosing_networks`).
+the optimizer benchmark (:mod:`.networks`).
 
 ``run`` works (task, optimizer) pair by pair: the learning-rate search, widened
 while its best rate is at an edge, then the final seeds; each run goes through
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 
-from . import cache, choosing_networks, runner
+from . import cache, networks, runner
 from .config import Config
 from .records import DamagedResultError
 
@@ -55,7 +55,7 @@ def run_pairs(pairs, command: str, root=None, say=print) -> int:
     read, done = reader(root), 0
     for task, item in pairs:
         while True:
-            missing = choosing_networks.plan(task, item, read)["missing"]
+            missing = networks.plan(task, item, read)["missing"]
             if not missing:
                 break
             for config in missing:
@@ -75,7 +75,7 @@ def describe_pairs(pairs, root=None, say=print) -> dict[str, int]:
     read = reader(root)
     counts = {"searching": 0, "finals due": 0, "done": 0}
     for task, item in pairs:
-        found = choosing_networks.plan(task, item, read)
+        found = networks.plan(task, item, read)
         if found["search"] is None:
             state = "searching"
             line = f"searching ({len(found['missing'])} run(s) due)"
@@ -93,8 +93,8 @@ def chosen_rates(task, root=None) -> dict[str, float]:
     """Entry name → chosen rate of every optimizer applicable to ``task``;
     :class:`ValueError` naming the first whose search is not complete."""
     read, rates = reader(root), {}
-    for _, item in choosing_networks.pairs([task.name]):
-        search = choosing_networks.plan(task, item, read)["search"]
+    for _, item in networks.pairs([task.name]):
+        search = networks.plan(task, item, read)["search"]
         if search is None:
             raise ValueError(f"the rate search of {item.name} on {task.name} is not "
                              f"complete: run `python -m optimlab.experiments networks "
@@ -110,6 +110,6 @@ def measure_costs(names, command: str, root=None, say=print):
 
     tasks = {}
     for name in names:
-        task = choosing_networks.TASKS[name]
+        task = networks.TASKS[name]
         tasks[name] = choosing_costs.measure_task(task, chosen_rates(task, root), say)
     return choosing_costs.write(tasks, command, root)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import statistics
 
-from . import cache, choosing_costs, choosing_networks
+from . import cache, choosing_costs, networks
 from .small_optimizers import ENTRIES, hyperparameter_count
 
 __all__ = ["WINDOW", "task_record", "all_records", "moving_average",
@@ -57,13 +57,13 @@ def _final_run(record: dict) -> dict:
 
 def _entry(task, item, read) -> dict:
     described = {"class": item.optimizer, "wraps": item.wraps, "note": item.note,
-                 "hyperparameters": choosing_networks.hyperparameters(item, 1.0),
+                 "hyperparameters": networks.hyperparameters(item, 1.0),
                  "hyperparameter_count": hyperparameter_count(item),
                  "gradients_per_update": item.gradients_per_update}
-    reason = choosing_networks.applicable(task, item)
+    reason = networks.applicable(task, item)
     if reason:
         return {**described, "applicable": False, "reason": reason}
-    found = choosing_networks.plan(task, item, read)
+    found = networks.plan(task, item, read)
     if found["search"] is None or found["missing"]:
         raise cache.MissingResultError(
             f"the benchmark of {item.name} on {task.name} is not complete: run "
@@ -73,12 +73,12 @@ def _entry(task, item, read) -> dict:
 
 
 def task_record(name: str, root=None, costs: dict | None = None) -> dict:
-    """The record of network task ``name`` (:data:`.choosing_networks.TASKS`),
+    """The record of network task ``name`` (:data:`.networks.TASKS`),
     from the result cache and the costs file (``costs``: its ``tasks`` entry,
     read when None).  :class:`~.cache.MissingResultError` names the command to
     run while a run is not cached; a stale run raises
     :class:`~.cache.StaleResultError`."""
-    task = choosing_networks.TASKS[name]
+    task = networks.TASKS[name]
     if costs is None:
         costs = choosing_costs.read(root)["tasks"]
     if name not in costs:
@@ -127,6 +127,6 @@ def all_records(root=None) -> dict[str, dict]:
                                     f"{name}` in a checkout")
         found[name] = choosing_records.read(path)
     costs = choosing_costs.read(root)["tasks"]
-    for name in choosing_networks.TASKS:
+    for name in networks.TASKS:
         found[name] = task_record(name, root, costs)
     return found
