@@ -72,15 +72,11 @@ def _configs(args):
 
 
 def _shard(configs, shard: str | None):
-    if not shard:
-        return configs
+    """:func:`.networks_command.shard`, its error as the command line's."""
     try:
-        index, count = (int(part) for part in shard.split("/"))
-    except ValueError:
-        raise SystemExit(f"--shard must look like i/n (e.g. 0/2), got {shard!r}") from None
-    if not 0 <= index < count:
-        raise SystemExit(f"--shard i/n needs 0 <= i < n, got {shard!r}")
-    return configs[index::count]
+        return networks_command.shard(configs, shard)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
 
 
 def _test_accuracy(result) -> str:
@@ -300,11 +296,7 @@ def command_networks(args, argv) -> int:
                              f"error: {error}") from None
         _say(f"wrote {path}")
         return 0
-    try:
-        pairs = networks_command.shard(pairs, args.shard)
-    except ValueError as error:
-        raise SystemExit(f"python -m optimlab.experiments networks: error: "
-                         f"{error}") from None
+    pairs = _shard(pairs, args.shard)
     started = time.perf_counter()
     done = networks_command.run_pairs(
         pairs, "python -m optimlab.experiments " + " ".join(argv), args.results, _say)

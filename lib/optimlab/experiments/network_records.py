@@ -85,8 +85,12 @@ def task_record(name: str, root=None, costs: dict | None = None) -> dict:
         raise ValueError(f"the costs file has no task {name!r}: run `python -m "
                          f"optimlab.experiments networks costs --task {name}`")
 
-    def read(config):
-        return cache.load(config, root)
+    loaded: dict = {}
+
+    def read(config):                  # the search reads the final runs' seed 0 too
+        if config not in loaded:
+            loaded[config] = cache.load(config, root)
+        return loaded[config]
 
     optimizers = {item.name: _entry(task, item, read) for item in ENTRIES}
     applicable = {n: e for n, e in optimizers.items() if e["applicable"]}

@@ -204,8 +204,7 @@ def state_bytes_per_parameter(task: NetworkTask, item: Entry, lr: float,
 
     run = config(task, item, lr, SEEDS[0])
     model, optimizer = runner.build(run)
-    with torch.no_grad():
-        parameters = sum(p.numel() for p in model.parameters())
+    parameters = sum(p.numel() for p in model.parameters())
     batches = runner.train_batches(run).epoch(runner.epoch_generator(run, 0))
     for t, (x, y) in zip(range(1, updates + 1), batches):
         runner._update(model, optimizer, x, y, runner.lr_at(run, t),
